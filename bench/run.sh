@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds the release preset and runs the ingest benchmark against the no-work baseline; writes docs/benchmarks.md.
+#   bench/run.sh [--duration 10] [--connections 64] [--durability full|normal] [--no-write]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --bench
+scripts/build.sh release
+exec python3 bench/run_bench.py --build-dir build/release "$@"

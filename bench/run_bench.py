@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Benchmarks single-event POST /ingest against a no-work Beast baseline, in the same run, and writes
+docs/benchmarks.md. Usage: bench/run.sh (builds the release preset first), or
+    python3 bench/run_bench.py --build-dir build/release [--duration 10] [--connections 64] [--no-write]
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+from cg_server import INGEST_KEY, Server  # noqa: E402
+
+
+def parse_duration_ms(text):
+    m = re.match(r"([\d.]+)(us|ms|s|m)", text)
+    value, unit = float(m.group(1)), m.group(2)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def run_wrk(port, script, duration, connections, env):
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script, f"http://127.0.0.1:{port}"]
+    out = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    p50 = parse_duration_ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = parse_duration_ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "requests": total, "p50_ms": p50, "p99_ms": p99,
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else "",
+            "raw": out}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build", "release"))
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--durability", default="full")
+    ap.add_argument("--no-write", action="store_true", help="print results, leave docs/benchmarks.md alone")
+    args = ap.parse_args()
+
+    binary = os.path.join(args.build_dir, "cost-guardian")
+    null_server = os.path.join(args.build_dir, "bench", "null_server")
+    script = os.path.join(HERE, "ingest.lua")
+    results = {}
+
+    # 1. The baseline: the same request against a Beast server that does no work.
+    proc = subprocess.Popen([null_server, "0"], stdout=subprocess.PIPE, text=True)
+    port = json.loads(proc.stdout.readline())["port"]
+    try:
+        results["baseline"] = run_wrk(port, script, args.duration, args.connections,
+                                      {"CG_INGEST_KEY": "x", "CG_TOKEN": "x", "CG_RUN": "0"})
+    finally:
+        proc.terminate()
+        proc.wait()
+
+    # 2. cost-guardian: authenticated, validated, priced, group-committed to SQLite before each 201.
+    tmp = tempfile.mkdtemp(prefix="cg-bench-")
+    try:
+        srv = Server(tmp, binary=binary, env={"ACCESS_LOG": "on", "DURABILITY": args.durability, "THREADS": "2"})
+        srv.start()
+        token = srv.create_token("bench")["token"]
+        results["ingest"] = run_wrk(srv.port, script, args.duration, args.connections,
+                                    {"CG_INGEST_KEY": INGEST_KEY, "CG_TOKEN": token, "CG_RUN": "1"})
+        srv.stop()
+        with sqlite3.connect(srv.db_path) as db:
+            stored = db.execute("SELECT count(*) FROM usage_events").fetchone()[0]
+        results["ingest"]["stored_rows"] = stored
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    base, ing = results["baseline"], results["ingest"]
+    ratio = ing["rps"] / base["rps"]
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    summary = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}",
+        "command": f"bench/run.sh --duration {args.duration} --connections {args.connections}"
+                   + (f" --durability {args.durability}" if args.durability != "full" else ""),
+        "ratio": ratio, **{f"{k}_{m}": v[m] for k, v in results.items() for m in ("rps", "p50_ms", "p99_ms")},
+        "ingest_non2xx": ing["non2xx"], "ingest_requests": ing["requests"], "stored_rows": ing["stored_rows"],
+    }
+    print(json.dumps(summary, indent=2))
+    if ing["non2xx"]:
+        print(f"warning: {ing['non2xx']} non-2xx responses during the ingest run", file=sys.stderr)
+    if not args.no_write:
+        write_doc(summary, args)
+
+
+def write_doc(s, args):
+    path = os.path.join(ROOT, "docs", "benchmarks.md")
+    section = f"""## Single-event `POST /ingest` ({s['date']})
+
+Command: `{s['command']}` (wrk, 2 threads, {args.connections} keep-alive connections, {args.duration} s each,
+load generator on the same {s['machine']}). Durability `{args.durability}` (`synchronous={'FULL' if args.durability == 'full' else 'NORMAL'}`).
+
+| server | requests/s | p50 | p99 | ratio to baseline |
+|---|---:|---:|---:|---:|
+| baseline: Beast, no work (`bench/null_server`) | {s['baseline_rps']:,.0f} | {s['baseline_p50_ms']:.2f} ms | {s['baseline_p99_ms']:.2f} ms | 1.00 |
+| cost-guardian `/ingest` (auth, validate, price, group commit, 201 after COMMIT) | {s['ingest_rps']:,.0f} | {s['ingest_p50_ms']:.2f} ms | {s['ingest_p99_ms']:.2f} ms | {s['ratio']:.2f} |
+
+Every request carried a new `event_id`; {s['ingest_requests']:,} requests were sent, {s['ingest_non2xx']} answered non-2xx,
+and the database held {s['stored_rows']:,} rows afterwards (wrk's count includes requests cut off at the end of the run).
+"""
+    header = ("# Benchmarks\n\nEvery figure here comes from a script in `bench/`, with the command that produced it, "
+              "measured against a baseline in the same run on the same machine. Absolute numbers move with the "
+              "machine; the ratio is the figure to watch.\n\n")
+    existing = open(path).read() if os.path.exists(path) else header
+    marker = "## Single-event `POST /ingest`"
+    if marker in existing:
+        start = existing.index(marker)
+        nxt = existing.find("\n## ", start + 1)
+        existing = existing[:start] + section + ("" if nxt == -1 else existing[nxt:])
+    else:
+        existing = existing.rstrip("\n") + "\n\n" + section
+    with open(path, "w") as f:
+        f.write(existing)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

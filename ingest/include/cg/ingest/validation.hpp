@@ -1,0 +1,61 @@
+#pragma once
+/// Parsing and validating a pushed usage event: every rule of API.md, each failure naming its field.
+
+#include "cg/ingest/usage_event.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace boost::json {
+class value;
+}
+
+namespace cg::ingest {
+
+/// A rejected event: the HTTP status to answer (400 unless said otherwise), the dotted JSON path of the offending
+/// field (`prompt_tokens`, `usage.prompt_tokens_details.cached_tokens`; empty for the body as a whole) and a
+/// message for humans.
+struct validation_error {
+  int status = 400;
+  std::string field;
+  std::string message;
+};
+
+using parse_result = std::variant<usage_event, validation_error>;
+
+/// Limits from API.md; defaults are the documented ones.
+struct event_limits {
+  std::size_t model_max = 256;
+  std::size_t event_id_max = 200;
+  std::size_t tracking_token_max = 64;
+  std::size_t attribution_max = 256;
+  std::size_t meta_max_bytes = 8 * 1024;
+  std::size_t meta_max_depth = 8;
+  std::int64_t tokens_max = 1'000'000'000'000;     // 10^12
+  std::int64_t future_skew_us = 24LL * 3600 * 1'000'000;  // timestamps more than 24 h ahead are rejected
+};
+
+/// Validates one event object. `header_tracking_token` is the `X-Tracking-Token` header (empty when absent);
+/// `now_us` is the server's clock, for the future-timestamp rule.
+parse_result parse_usage_event(const boost::json::value& body, std::string_view header_tracking_token,
+                               std::int64_t now_us, const event_limits& limits = {});
+
+/// Parses the request body text first (a body that is not JSON is a 400 naming no field), then validates it.
+parse_result parse_usage_event_text(std::string_view body, std::string_view header_tracking_token,
+                                    std::int64_t now_us, const event_limits& limits = {});
+
+/// Parses an ISO-8601 timestamp (`Z` or an offset, optional fraction) or a bare `YYYY-MM-DD` into unix µs UTC.
+/// nullopt when it is not one.
+std::optional<std::int64_t> parse_timestamp(std::string_view text);
+
+/// Formats unix µs UTC as ISO-8601 with `Z`, microseconds only when non-zero: `2024-01-15T10:30:00Z`,
+/// `2024-01-15T10:30:00.123456Z`.
+std::string format_timestamp(std::int64_t unix_us);
+
+/// Parses a decimal USD amount from its JSON text exactly into nano-USD (half-even beyond nine decimals).
+/// nullopt for negative, non-finite or absurdly large values.
+std::optional<std::int64_t> parse_usd(std::string_view decimal_text);
+
+}  // namespace cg::ingest

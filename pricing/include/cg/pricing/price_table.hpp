@@ -1,0 +1,91 @@
+#pragma once
+/// The price table: which price applies to (provider, model, time) and what a usage costs, exactly.
+
+#include "cg/pricing/money.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace cg::pricing {
+
+/// Token counts in Cost Guardian's normalised model: `input_tokens` is the whole input, of which
+/// `cache_read_tokens` and `cache_write_tokens` are parts; `output_tokens` is the whole output, of which
+/// `reasoning_tokens` is a part. (OpenAI's `prompt_tokens` already is that total; Anthropic's `input_tokens`
+/// excludes cache reads and writes and is normalised by the ingest parser before it gets here.)
+struct token_usage {
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+  std::int64_t cache_read_tokens = 0;
+  std::int64_t cache_write_tokens = 0;
+  std::int64_t reasoning_tokens = 0;
+};
+
+/// One reported quantity in the unit registry's own terms (`input_tokens`, `cache_write_1h_tokens`,
+/// `input_audio_tokens`, `web_searches`, ...; the 59 usage keys are listed in pricing/README.md).
+struct unit_quantity {
+  std::string_view usage_key;
+  std::int64_t quantity = 0;
+};
+
+/// What a usage costs under one price, and which price that was.
+struct price_quote {
+  nano_usd cost = 0;          ///< rounded once, half-even, from the exact sum
+  std::string provider_id;    ///< resolved provider id (`openai`, `aws`, ...)
+  std::string model_id;       ///< the matched model entry's id
+  /// `<provider>/<model>@<start date or "base">`: enough to explain the cost later. The provider is the one whose
+  /// entry holds the price (`openai/gpt-4o-mini@base` also when `azure` resolved through its fallback); a
+  /// time-of-day price is labelled with its window as written, `@00:30:00Z/16:30:00Z`.
+  std::string price_ref;
+};
+
+/// Thrown when a price table cannot be loaded; the message says where and why.
+class price_table_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// An immutable, loaded price table.
+/// Thread-safety: immutable after construction; share it through std::shared_ptr<const price_table>.
+class price_table {
+ public:
+  /// Parses a table in the project's own format (see pricing/README.md). Throws price_table_error.
+  static std::shared_ptr<const price_table> from_json(std::string_view text, std::string source_name);
+  /// Loads the table from a file (PRICING_FILE). Throws price_table_error.
+  static std::shared_ptr<const price_table> from_file(const std::filesystem::path& path);
+  /// The default table compiled into the binary.
+  static std::shared_ptr<const price_table> embedded();
+
+  /// Prices `usage` for `model` at `timestamp_us` (unix microseconds, UTC). `provider` may be empty (the model id
+  /// then picks the provider). nullopt when no price is known: the caller stores the event as unpriced (also,
+  /// in theory, when the cost would not fit nano_usd). Negative counts count as 0; a part larger than its whole
+  /// (cache reads above input) leaves the whole's own bucket at 0 instead of going negative: validate first.
+  std::optional<price_quote> quote(std::string_view provider, std::string_view model, std::int64_t timestamp_us,
+                                   const token_usage& usage) const;
+
+  /// Like quote(), for usage reported in any unit of the registry, e.g. 1-hour cache writes or audio tokens.
+  /// Unknown usage keys are ignored and repeated keys add up; a negative quantity counts as 0.
+  std::optional<price_quote> quote_units(std::string_view provider, std::string_view model,
+                                         std::int64_t timestamp_us, std::span<const unit_quantity> usage) const;
+
+  /// Where the table came from (`embedded:genai-prices@<commit>` or the file path) and how many models it has.
+  const std::string& source() const noexcept;
+  std::size_t model_count() const noexcept;
+
+  ~price_table();
+  price_table(const price_table&) = delete;
+  price_table& operator=(const price_table&) = delete;
+
+  struct impl;
+
+ private:
+  explicit price_table(std::unique_ptr<impl> state);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace cg::pricing

@@ -1,0 +1,78 @@
+#pragma once
+/// Configuration: defaults, then a `.env` file, then the environment, then command-line flags (flags win).
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace cg::server {
+
+/// A configuration the server refuses to start with; the message is the one line printed before exiting.
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct config {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 5001;
+  bool production = false;
+  unsigned threads = 0;  ///< 0: one per core
+  std::filesystem::path data_dir = "data";
+  std::filesystem::path db_path;  ///< resolved: DB_PATH, else DATA_DIR/DB_FILENAME
+  std::string api_key;
+  std::string ingest_key;
+  bool durability_full = true;
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+  std::size_t max_connections = 10'000;
+  std::size_t writer_max_batch = 1000;
+  std::chrono::microseconds writer_max_delay{0};
+  std::size_t writer_queue_capacity = 50'000;
+  unsigned read_threads = 2;
+  std::string pricing_file;
+  unsigned tracking_token_length = 22;
+  bool access_log = true;
+  std::string log_format = "json";  ///< json | logfmt
+  std::string public_url;            ///< printed dashboard URL base; derived from host/port when empty
+};
+
+/// One setting: its environment name, flag, default and meaning. The single source for parsing and --help.
+struct setting_info {
+  std::string env;
+  std::string flag;
+  std::string default_value;
+  std::string help;
+};
+const std::vector<setting_info>& settings();
+
+/// What the command line asked for besides settings.
+struct command_line {
+  bool help = false;
+  bool version = false;
+  std::optional<std::filesystem::path> env_file;  ///< --env-file; default `.env` in the working directory
+  std::map<std::string, std::string> overrides;  ///< ENV name -> value, from flags
+};
+
+/// Parses argv (flags `--port 5001`, `--port=5001`, booleans `--production`). Throws config_error.
+command_line parse_command_line(int argc, const char* const* argv);
+
+/// Reads KEY=VALUE lines (comments, blank lines, `export `, single or double quotes). Throws config_error when the
+/// file exists but cannot be read or has a malformed line.
+std::map<std::string, std::string> read_env_file(const std::filesystem::path& path);
+
+/// Builds the configuration from the layers. `environment` is the process environment as a map. Validates every
+/// value and the production rules; throws config_error with a one-line reason.
+config load_config(const command_line& cli, const std::map<std::string, std::string>& environment);
+
+/// The --help text.
+std::string help_text();
+
+}  // namespace cg::server

@@ -1,0 +1,102 @@
+#include "cg/server/log.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+
+namespace cg::server {
+
+namespace {
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (const char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20)
+          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+        else
+          out += c;
+    }
+  }
+  out += '"';
+}
+
+void append_logfmt_value(std::string& out, std::string_view s) {
+  const bool needs_quotes = s.empty() || s.find_first_of(" =\"\\\n\t") != std::string_view::npos;
+  if (!needs_quotes) {
+    out += s;
+    return;
+  }
+  append_json_string(out, s);  // logfmt readers accept JSON-style escapes inside quotes
+}
+
+}  // namespace
+
+log_field field(std::string_view key, std::string_view value) { return {key, std::string(value), true}; }
+log_field field(std::string_view key, std::int64_t value) { return {key, std::to_string(value), false}; }
+
+void logger::write(std::string_view level, std::string_view event, const std::vector<log_field>& fields,
+                   bool flush_now) {
+  const auto now = std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+  const std::string time = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", now);
+  std::string line;
+  line.reserve(256);
+  if (json_) {
+    line += "{\"time\":";
+    append_json_string(line, time);
+    line += ",\"level\":";
+    append_json_string(line, level);
+    line += ",\"event\":";
+    append_json_string(line, event);
+    for (const auto& f : fields) {
+      line += ',';
+      append_json_string(line, f.key);
+      line += ':';
+      if (f.quoted)
+        append_json_string(line, f.value);
+      else
+        line += f.value;
+    }
+    line += "}\n";
+  } else {
+    line += "time=" + time + " level=" + std::string(level) + " event=";
+    append_logfmt_value(line, event);
+    for (const auto& f : fields) {
+      line += ' ';
+      line += f.key;
+      line += '=';
+      append_logfmt_value(line, f.value);
+    }
+    line += '\n';
+  }
+  std::lock_guard lock(mutex_);
+  buffer_ += line;
+  if (flush_now || buffer_.size() > 64 * 1024) {
+    std::fwrite(buffer_.data(), 1, buffer_.size(), stdout);
+    std::fflush(stdout);
+    buffer_.clear();
+  }
+}
+
+void logger::flush() {
+  std::lock_guard lock(mutex_);
+  if (buffer_.empty()) return;
+  std::fwrite(buffer_.data(), 1, buffer_.size(), stdout);
+  std::fflush(stdout);
+  buffer_.clear();
+}
+
+logger& log() {
+  static logger instance;
+  return instance;
+}
+
+}  // namespace cg::server

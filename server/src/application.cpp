@@ -1,0 +1,199 @@
+#include "cg/server/application.hpp"
+
+#include "handlers.hpp"
+#include "http_session.hpp"
+#include "read_pool.hpp"
+#include "router.hpp"
+
+#include "cg/ingest/group_commit_writer.hpp"
+#include "cg/ingest/token_registry.hpp"
+#include "cg/pricing/price_table.hpp"
+#include "cg/server/config.hpp"
+#include "cg/server/log.hpp"
+#include "cg/server/secrets.hpp"
+#include "cg/storage/database.hpp"
+#include "cg/storage/schema.hpp"
+#include "cg/storage/token_store.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <future>
+#include <iostream>
+#include <thread>
+
+extern char** environ;
+
+namespace cg::server {
+
+namespace net = boost::asio;
+
+namespace {
+
+std::map<std::string, std::string> process_environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string_view entry(*e);
+    const auto eq = entry.find('=');
+    if (eq != std::string_view::npos) env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return env;
+}
+
+void flush_logs_periodically(net::steady_timer& timer) {
+  timer.expires_after(std::chrono::milliseconds(200));
+  timer.async_wait([&timer](boost::system::error_code ec) {
+    if (ec) return;
+    log().flush();
+    flush_logs_periodically(timer);
+  });
+}
+
+std::string url_host(const std::string& host) {
+  if (host == "0.0.0.0" || host == "::" || host.empty()) return "localhost";
+  if (host.find(':') != std::string::npos) return "[" + host + "]";
+  return host;
+}
+
+int serve(config cfg) {
+  log().set_json(cfg.log_format == "json");
+
+  std::optional<development_keys> dev_keys;
+  if (!cfg.production && (cfg.api_key.empty() || cfg.ingest_key.empty())) {
+    dev_keys = load_or_create_development_keys(cfg.data_dir, cfg.api_key, cfg.ingest_key);
+    cfg.api_key = dev_keys->api_key;
+    cfg.ingest_key = dev_keys->ingest_key;
+  }
+
+  if (cfg.db_path.has_parent_path()) std::filesystem::create_directories(cfg.db_path.parent_path());
+  const auto durability = cfg.durability_full ? storage::durability::full : storage::durability::normal;
+  storage::database write_db(cfg.db_path, storage::open_mode::read_write, durability);
+  storage::migrate(write_db);
+
+  auto table = cfg.pricing_file.empty() ? pricing::price_table::embedded()
+                                        : pricing::price_table::from_file(cfg.pricing_file);
+  std::atomic<std::shared_ptr<const pricing::price_table>> prices(table);
+
+  ingest::token_registry tokens;
+  {
+    storage::token_store store(write_db);
+    tokens.replace(store.list());
+  }
+
+  ingest::group_commit_writer writer(
+      std::move(write_db), {cfg.writer_max_batch, cfg.writer_max_delay, cfg.writer_queue_capacity});
+  read_pool reads(cfg.db_path, cfg.read_threads);
+
+  net::io_context ioc(static_cast<int>(cfg.threads));
+  services svc{cfg, tokens, writer, reads, prices, ioc, std::chrono::system_clock::now()};
+  router routes;
+  register_routes(routes, svc);
+
+  connection_policy policy;
+  policy.max_body_bytes = cfg.max_body_bytes;
+  policy.header_timeout = cfg.header_timeout;
+  policy.body_timeout = cfg.body_timeout;
+  policy.idle_timeout = cfg.idle_timeout;
+  policy.max_connections = cfg.max_connections;
+  policy.access_log = cfg.access_log;
+
+  boost::system::error_code ec;
+  const auto address = net::ip::make_address(cfg.host, ec);
+  if (ec) throw config_error(fmt::format("HOST '{}' is not an IP address", cfg.host));
+  std::shared_ptr<listener> accept;
+  try {
+    accept = std::make_shared<listener>(ioc, net::ip::tcp::endpoint(address, cfg.port), routes, policy);
+  } catch (const boost::system::system_error& e) {
+    throw config_error(fmt::format("cannot listen on {}:{}: {}", cfg.host, cfg.port, e.code().message()));
+  }
+  const auto bound = accept->local_endpoint();
+  const std::string base_url =
+      cfg.public_url.empty() ? fmt::format("http://{}:{}", url_host(cfg.host), bound.port()) : cfg.public_url;
+
+  // The first line is machine-readable: tests and scripts read the bound port from it (--port 0).
+  log().write("info", "listening",
+              {field("address", bound.address().to_string()), field("port", static_cast<std::int64_t>(bound.port())),
+               field("url", base_url), field("dashboard", base_url + "/dashboard"),
+               field("env", cfg.production ? "production" : "development"), field("database", cfg.db_path.string()),
+               field("pricing", table->source()), field("threads", static_cast<std::int64_t>(cfg.threads))},
+              true);
+  if (dev_keys) {
+    // Development convenience only (never in production, never in the access log): the keys to paste.
+    std::fprintf(stderr,
+                 "\nCost Guardian is running (development).\n  Dashboard:  %s/dashboard\n  API key:    %s\n"
+                 "  Ingest key: %s\n  (kept in %s; set API_KEY and INGEST_KEY to use your own)\n\n",
+                 base_url.c_str(), dev_keys->api_key.c_str(), dev_keys->ingest_key.c_str(),
+                 dev_keys->file.string().c_str());
+  }
+
+  std::promise<int> stop_signal;
+  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&stop_signal](boost::system::error_code sec, int number) {
+    if (!sec) stop_signal.set_value(number);
+  });
+  net::steady_timer log_timer(ioc);
+  flush_logs_periodically(log_timer);
+  accept->run();
+
+  std::vector<std::thread> io_threads;
+  for (unsigned i = 0; i < cfg.threads; ++i) io_threads.emplace_back([&ioc] { ioc.run(); });
+
+  const int signal_number = stop_signal.get_future().get();
+  log().write("info", "shutting_down", {field("signal", static_cast<std::int64_t>(signal_number))}, true);
+
+  // Shutdown order: stop accepting; let every request already read finish (their events commit through the
+  // still-running writer); then stop the writer, which commits whatever is still queued; only then stop IO.
+  policy.draining = true;
+  accept->close();
+  const auto grace = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (policy.in_flight.load() > 0 && std::chrono::steady_clock::now() < grace)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  writer.stop();
+  reads.stop();
+  const auto final_grace = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (policy.in_flight.load() > 0 && std::chrono::steady_clock::now() < final_grace)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ioc.stop();
+  for (auto& t : io_threads) t.join();
+
+  const auto stats = writer.stats();
+  log().write("info", "stopped",
+              {field("rows_committed", static_cast<std::int64_t>(stats.rows_committed)),
+               field("batches", static_cast<std::int64_t>(stats.batches))},
+              true);
+  return 0;
+}
+
+}  // namespace
+
+int run_server(int argc, const char* const* argv) {
+  command_line cli;
+  try {
+    cli = parse_command_line(argc, argv);
+  } catch (const config_error& e) {
+    std::fprintf(stderr, "cost-guardian: %s\n", e.what());
+    return 2;
+  }
+  if (cli.help) {
+    std::fputs(help_text().c_str(), stdout);
+    return 0;
+  }
+  if (cli.version) {
+    std::printf("cost-guardian %s\n", CG_VERSION);
+    return 0;
+  }
+  try {
+    return serve(load_config(cli, process_environment()));
+  } catch (const std::exception& e) {
+    // One line, no stack trace: what is wrong and, by its wording, what to change.
+    log().write("error", "startup_failed", {field("error", e.what())}, true);
+    std::fprintf(stderr, "cost-guardian: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace cg::server

@@ -1,0 +1,220 @@
+#include "cg/server/config.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <thread>
+
+namespace cg::server {
+
+const std::vector<setting_info>& settings() {
+  static const std::vector<setting_info> all = {
+      {"HOST", "--host", "0.0.0.0", "address to listen on"},
+      {"SERVER_PORT", "--port", "5001", "TCP port; 0 picks a free one (its address is the first log line)"},
+      {"ENV", "--env", "development", "development | production (production requires API_KEY and INGEST_KEY)"},
+      {"THREADS", "--threads", "0", "IO threads; 0 = one per core"},
+      {"DATA_DIR", "--data-dir", "data", "directory for the database and generated development keys"},
+      {"DB_FILENAME", "--db-filename", "usage_log.sqlite", "database file name inside DATA_DIR"},
+      {"DB_PATH", "--db", "", "full database path (overrides DATA_DIR/DB_FILENAME)"},
+      {"API_KEY", "--api-key", "", "admin key (X-API-Key or Authorization: Bearer); generated in development"},
+      {"INGEST_KEY", "--ingest-key", "", "ingestion key (X-Ingest-Key); generated in development"},
+      {"DURABILITY", "--durability", "full",
+       "full: a 2xx survives power loss (synchronous=FULL); normal: survives a crash, not power loss"},
+      {"MAX_BODY_BYTES", "--max-body-bytes", "1048576", "largest request body accepted (413 beyond)"},
+      {"HEADER_TIMEOUT_MS", "--header-timeout-ms", "10000", "time to receive a request's headers"},
+      {"BODY_TIMEOUT_MS", "--body-timeout-ms", "30000", "time to receive a request's body"},
+      {"IDLE_TIMEOUT_MS", "--idle-timeout-ms", "60000", "keep-alive: how long an idle connection is kept"},
+      {"MAX_CONNECTIONS", "--max-connections", "10000", "open connections at most; more are closed at once"},
+      {"WRITER_MAX_BATCH", "--writer-max-batch", "1000", "events per database transaction at most"},
+      {"WRITER_MAX_DELAY_US", "--writer-max-delay-us", "0",
+       "how long a batch may wait for more events (0: commit what is waiting at once)"},
+      {"WRITER_QUEUE", "--writer-queue", "50000", "events waiting for the writer at most (503 beyond)"},
+      {"READ_THREADS", "--read-threads", "2", "threads (and read-only connections) for admin queries"},
+      {"PRICING_FILE", "--pricing-file", "", "price table to use instead of the embedded one"},
+      {"TRACKING_TOKEN_LENGTH", "--tracking-token-length", "22", "bytes of entropy in a new tracking token (16-40)"},
+      {"ACCESS_LOG", "--access-log", "on", "on | off: one log line per request"},
+      {"LOG_FORMAT", "--log-format", "json", "json | logfmt"},
+      {"PUBLIC_URL", "--public-url", "", "base URL printed for the dashboard (default http://HOST:PORT)"},
+  };
+  return all;
+}
+
+namespace {
+
+const setting_info* find_by_flag(std::string_view flag) {
+  for (const auto& s : settings())
+    if (s.flag == flag) return &s;
+  return nullptr;
+}
+
+std::string trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r");
+  return std::string(s.substr(first, last - first + 1));
+}
+
+template <typename Int>
+Int parse_int(const std::string& name, const std::string& text, Int min, Int max) {
+  Int value{};
+  const auto* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc{} || ptr != end || value < min || value > max)
+    throw config_error(fmt::format("{} must be an integer between {} and {}, got '{}'", name, min, max, text));
+  return value;
+}
+
+bool parse_switch(const std::string& name, const std::string& text) {
+  std::string v = text;
+  std::ranges::transform(v, v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (v == "on" || v == "1" || v == "true" || v == "yes") return true;
+  if (v == "off" || v == "0" || v == "false" || v == "no") return false;
+  throw config_error(fmt::format("{} must be on or off, got '{}'", name, text));
+}
+
+}  // namespace
+
+command_line parse_command_line(int argc, const char* const* argv) {
+  command_line cli;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      cli.help = true;
+      continue;
+    }
+    if (arg == "--version") {
+      cli.version = true;
+      continue;
+    }
+    if (arg == "--production") {
+      cli.overrides["ENV"] = "production";
+      continue;
+    }
+    std::string value;
+    bool has_value = false;
+    if (const auto eq = arg.find('='); eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) throw config_error(fmt::format("{} needs a value (see --help)", arg));
+      value = argv[++i];
+    }
+    if (arg == "--env-file") {
+      cli.env_file = value;
+      continue;
+    }
+    const auto* s = find_by_flag(arg);
+    if (!s) throw config_error(fmt::format("unknown option '{}' (see --help)", arg));
+    cli.overrides[s->env] = value;
+  }
+  return cli;
+}
+
+std::map<std::string, std::string> read_env_file(const std::filesystem::path& path) {
+  std::map<std::string, std::string> values;
+  std::ifstream in(path);
+  if (!in) throw config_error(fmt::format("cannot read env file {}", path.string()));
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    std::string text = trim(line);
+    if (text.empty() || text.front() == '#') continue;
+    if (text.starts_with("export ")) text = trim(text.substr(7));
+    const auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw config_error(fmt::format("{}:{}: expected KEY=VALUE", path.string(), number));
+    std::string key = trim(text.substr(0, eq));
+    std::string value = trim(text.substr(eq + 1));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    } else if (const auto hash = value.find(" #"); hash != std::string::npos) {
+      value = trim(value.substr(0, hash));  // an inline comment after an unquoted value
+    }
+    values[key] = value;
+  }
+  return values;
+}
+
+config load_config(const command_line& cli, const std::map<std::string, std::string>& environment) {
+  // Layers, lowest first: defaults < .env < environment < flags. A .env never overrides the real environment,
+  // which is what every dotenv loader does and what container deployments rely on.
+  std::map<std::string, std::string> v;
+  for (const auto& s : settings()) v[s.env] = s.default_value;
+  std::filesystem::path env_file = cli.env_file.value_or(".env");
+  if (cli.env_file || std::filesystem::exists(env_file))
+    for (auto& [key, value] : read_env_file(env_file)) v[key] = value;
+  for (const auto& s : settings())
+    if (auto it = environment.find(s.env); it != environment.end()) v[s.env] = it->second;
+  for (const auto& [key, value] : cli.overrides) v[key] = value;
+
+  config c;
+  c.host = v["HOST"];
+  c.port = parse_int<std::uint16_t>("SERVER_PORT", v["SERVER_PORT"], 0, 65535);
+  const std::string env = v["ENV"];
+  if (env != "development" && env != "production")
+    throw config_error(fmt::format("ENV must be development or production, got '{}'", env));
+  c.production = env == "production";
+  c.threads = parse_int<unsigned>("THREADS", v["THREADS"], 0, 256);
+  if (c.threads == 0) c.threads = std::max(1U, std::thread::hardware_concurrency());
+  c.data_dir = v["DATA_DIR"];
+  c.db_path = v["DB_PATH"].empty() ? c.data_dir / v["DB_FILENAME"] : std::filesystem::path(v["DB_PATH"]);
+  c.api_key = v["API_KEY"];
+  c.ingest_key = v["INGEST_KEY"];
+  if (v["DURABILITY"] != "full" && v["DURABILITY"] != "normal")
+    throw config_error(fmt::format("DURABILITY must be full or normal, got '{}'", v["DURABILITY"]));
+  c.durability_full = v["DURABILITY"] == "full";
+  c.max_body_bytes = parse_int<std::size_t>("MAX_BODY_BYTES", v["MAX_BODY_BYTES"], 1024, 1ULL << 30);
+  c.header_timeout = std::chrono::milliseconds(
+      parse_int<std::int64_t>("HEADER_TIMEOUT_MS", v["HEADER_TIMEOUT_MS"], 1, 3'600'000));
+  c.body_timeout =
+      std::chrono::milliseconds(parse_int<std::int64_t>("BODY_TIMEOUT_MS", v["BODY_TIMEOUT_MS"], 1, 3'600'000));
+  c.idle_timeout =
+      std::chrono::milliseconds(parse_int<std::int64_t>("IDLE_TIMEOUT_MS", v["IDLE_TIMEOUT_MS"], 1, 3'600'000));
+  c.max_connections = parse_int<std::size_t>("MAX_CONNECTIONS", v["MAX_CONNECTIONS"], 1, 1'000'000);
+  c.writer_max_batch = parse_int<std::size_t>("WRITER_MAX_BATCH", v["WRITER_MAX_BATCH"], 1, 100'000);
+  c.writer_max_delay = std::chrono::microseconds(
+      parse_int<std::int64_t>("WRITER_MAX_DELAY_US", v["WRITER_MAX_DELAY_US"], 0, 1'000'000));
+  c.writer_queue_capacity = parse_int<std::size_t>("WRITER_QUEUE", v["WRITER_QUEUE"], 1, 10'000'000);
+  c.read_threads = parse_int<unsigned>("READ_THREADS", v["READ_THREADS"], 1, 64);
+  c.pricing_file = v["PRICING_FILE"];
+  c.tracking_token_length = parse_int<unsigned>("TRACKING_TOKEN_LENGTH", v["TRACKING_TOKEN_LENGTH"], 16, 40);
+  c.access_log = parse_switch("ACCESS_LOG", v["ACCESS_LOG"]);
+  c.log_format = v["LOG_FORMAT"];
+  if (c.log_format != "json" && c.log_format != "logfmt")
+    throw config_error(fmt::format("LOG_FORMAT must be json or logfmt, got '{}'", c.log_format));
+  c.public_url = v["PUBLIC_URL"];
+
+  if (c.production) {
+    std::vector<std::string> missing;
+    if (c.api_key.empty()) missing.emplace_back("API_KEY");
+    if (c.ingest_key.empty()) missing.emplace_back("INGEST_KEY");
+    if (!missing.empty())
+      throw config_error(fmt::format("ENV=production requires {} to be set", fmt::join(missing, " and ")));
+  }
+  return c;
+}
+
+std::string help_text() {
+  std::string out =
+      "cost-guardian: LLM usage and cost gateway\n\n"
+      "Usage: cost-guardian [options]\n\n"
+      "Every option can also be set as an environment variable or in a .env file (flags win, then the\n"
+      "environment, then the .env file).\n\n"
+      "  --help                 this text\n"
+      "  --version              print the version\n"
+      "  --env-file PATH        read settings from PATH (default: .env in the working directory, if present)\n"
+      "  --production           same as --env production\n";
+  for (const auto& s : settings()) {
+    out += fmt::format("  {:<26} {:<22} {}", s.flag + " VALUE", s.env, s.help);
+    out += s.default_value.empty() ? "\n" : fmt::format(" [default: {}]\n", s.default_value);
+  }
+  return out;
+}
+
+}  // namespace cg::server

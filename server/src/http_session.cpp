@@ -1,0 +1,272 @@
+#include "http_session.hpp"
+
+#include "cg/server/log.hpp"
+#include "cg/server/secrets.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <fmt/format.h>
+
+#include <optional>
+
+namespace cg::server {
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+bool is_valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (const char c : id) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string new_request_id() { return random_urlsafe(12); }
+
+/// One connection: reads a request, hands it to the router, writes the response, and repeats while keep-alive.
+/// Thread-safety: every step runs on the connection's strand; responders post back onto it.
+class http_session : public std::enable_shared_from_this<http_session> {
+ public:
+  http_session(tcp::socket&& socket, const router& routes, connection_policy& policy)
+      : stream_(std::move(socket)), routes_(routes), policy_(policy) {
+    beast::error_code ec;
+    const auto remote = stream_.socket().remote_endpoint(ec);
+    client_ip_ = ec ? std::string("unknown") : remote.address().to_string();
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+  }
+
+  ~http_session() { policy_.open_connections.fetch_sub(1, std::memory_order_relaxed); }
+
+  void run() {
+    // Start on the strand: the session's handlers must never run concurrently.
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&http_session::wait_for_request,
+                                                                    shared_from_this()));
+  }
+
+ private:
+  // Waiting for the first byte of a request is "idle" (keep-alive timeout); from then on, the header timeout runs.
+  void wait_for_request() {
+    if (buffer_.size() > 0) return read_header();
+    stream_.expires_after(first_request_ ? policy_.header_timeout : policy_.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096),
+                            beast::bind_front_handler(&http_session::on_first_bytes, shared_from_this()));
+  }
+
+  void on_first_bytes(beast::error_code ec, std::size_t bytes) {
+    if (ec) return close();  // idle timeout, peer closed, or shutdown
+    buffer_.commit(bytes);
+    read_header();
+  }
+
+  void read_header() {
+    first_request_ = false;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(policy_.max_header_bytes));
+    parser_->body_limit(policy_.max_body_bytes);
+    stream_.expires_after(policy_.header_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&http_session::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec == http::error::header_limit) {
+      return reject(http::status::request_header_fields_too_large, "request line and headers exceed 8 KiB");
+    }
+    if (ec == http::error::body_limit) return reject_body_limit();
+    if (ec) {
+      // A client that never finished its headers, or sent garbage: answer 400 when it is garbage, else just close.
+      if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == net::error::eof ||
+          ec == net::error::operation_aborted || ec == net::error::connection_reset)
+        return close();
+      return reject(http::status::bad_request, fmt::format("malformed HTTP request: {}", ec.message()));
+    }
+    if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+      // curl and others wait (curl: a second) for this before sending a larger body.
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      stream_.expires_after(policy_.body_timeout);
+      return http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code wec, std::size_t) {
+        if (wec) return self->close();
+        self->read_body();
+      });
+    }
+    read_body();
+  }
+
+  void read_body() {
+    stream_.expires_after(policy_.body_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&http_session::on_body, shared_from_this()));
+  }
+
+  void on_body(beast::error_code ec, std::size_t) {
+    if (ec == http::error::body_limit) return reject_body_limit();
+    if (ec) {
+      if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == net::error::eof ||
+          ec == net::error::operation_aborted || ec == http::error::partial_message ||
+          ec == net::error::connection_reset)
+        return close();
+      return reject(http::status::bad_request, fmt::format("malformed HTTP request: {}", ec.message()));
+    }
+    stream_.expires_never();  // the handler may wait for the writer; the response write sets its own deadline
+    dispatch_request(parser_->release());
+  }
+
+  void dispatch_request(request&& req) {
+    auto ctx = std::make_shared<request_context>();
+    ctx->req = std::move(req);
+    ctx->started = std::chrono::steady_clock::now();
+    ctx->client_ip = client_ip_;
+    const auto incoming = ctx->req["X-Request-Id"];
+    ctx->request_id = is_valid_request_id(incoming) ? std::string(incoming) : new_request_id();
+    const std::string_view target = ctx->req.target();
+    const auto q = target.find('?');
+    ctx->path = target.substr(0, q);
+    ctx->query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+
+    policy_.in_flight.fetch_add(1, std::memory_order_relaxed);
+    responder respond = [self = shared_from_this(), ctx](response res) {
+      net::post(self->stream_.get_executor(),
+                [self, ctx, res = std::move(res)]() mutable { self->send(ctx, std::move(res), true); });
+    };
+    // The per-request barrier: anything unexpected becomes a generic 500 with the request id, logged in detail.
+    try {
+      routes_.dispatch(ctx, respond);
+    } catch (const std::exception& e) {
+      log().write("error", "unhandled", {field("request_id", ctx->request_id), field("error", e.what())});
+      respond(json_error(http::status::internal_server_error, "internal error", ctx->request_id));
+    }
+  }
+
+  // Answers a request that could not be read whole (431, 413, 400) and closes: the rest of its bytes are unread.
+  void reject(http::status status, std::string_view message) {
+    auto ctx = std::make_shared<request_context>();
+    ctx->started = std::chrono::steady_clock::now();
+    ctx->client_ip = client_ip_;
+    ctx->request_id = new_request_id();
+    if (parser_ && parser_->is_header_done()) {
+      ctx->req.base() = parser_->get().base();
+      const auto incoming = ctx->req["X-Request-Id"];
+      if (is_valid_request_id(incoming)) ctx->request_id = std::string(incoming);
+      const std::string_view target = ctx->req.target();
+      ctx->path = target.substr(0, target.find('?'));
+    }
+    policy_.in_flight.fetch_add(1, std::memory_order_relaxed);
+    auto res = json_error(status, message, ctx->request_id);
+    res.keep_alive(false);
+    send(ctx, std::move(res), false);
+  }
+
+  void reject_body_limit() {
+    reject(http::status::payload_too_large,
+           fmt::format("request body exceeds the limit of {} bytes", policy_.max_body_bytes));
+  }
+
+  void send(const request_ptr& ctx, response res, bool may_keep_alive) {
+    const bool keep_alive = may_keep_alive && ctx->req.keep_alive() && !policy_.draining.load();
+    res.version(ctx->req.version() == 10 ? 10 : 11);
+    res.keep_alive(keep_alive);
+    res.set("X-Request-Id", ctx->request_id);
+    if (ctx->req.method() == http::verb::head) {
+      const auto length = res.body().size();
+      res.body().clear();
+      res.content_length(length);
+    }
+    auto message = std::make_shared<response>(std::move(res));
+    stream_.expires_after(policy_.body_timeout);
+    http::async_write(stream_, *message,
+                      [self = shared_from_this(), ctx, message](beast::error_code ec, std::size_t bytes) {
+                        self->on_write(ctx, *message, ec, bytes);
+                      });
+  }
+
+  void on_write(const request_ptr& ctx, const response& res, beast::error_code ec, std::size_t bytes) {
+    policy_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    if (policy_.access_log) {
+      const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now() - ctx->started)
+                              .count();
+      log().write("info", "request",
+                  {field("request_id", ctx->request_id), field("method", std::string(ctx->req.method_string())),
+                   field("path", ctx->path), field("status", static_cast<std::int64_t>(res.result_int())),
+                   field("bytes", static_cast<std::int64_t>(bytes)), field("duration_us", micros),
+                   field("client_ip", client_ip_)});
+    }
+    if (ec) return close();
+    if (!res.keep_alive()) {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      return;  // the last handler returns; the session is destroyed with its socket
+    }
+    wait_for_request();
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  const router& routes_;
+  connection_policy& policy_;
+  std::string client_ip_;
+  bool first_request_ = true;
+};
+
+}  // namespace
+
+listener::listener(net::io_context& ioc, const tcp::endpoint& endpoint, const router& routes,
+                   connection_policy& policy)
+    : ioc_(ioc), acceptor_(net::make_strand(ioc)), routes_(routes), policy_(policy) {
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(net::socket_base::reuse_address(true));
+  acceptor_.bind(endpoint);
+  acceptor_.listen(net::socket_base::max_listen_connections);
+}
+
+tcp::endpoint listener::local_endpoint() const { return acceptor_.local_endpoint(); }
+
+void listener::run() {
+  net::dispatch(acceptor_.get_executor(), beast::bind_front_handler(&listener::do_accept, shared_from_this()));
+}
+
+void listener::close() {
+  net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    beast::error_code ignored;
+    self->acceptor_.close(ignored);
+  });
+}
+
+void listener::do_accept() {
+  acceptor_.async_accept(net::make_strand(ioc_),
+                         beast::bind_front_handler(&listener::on_accept, shared_from_this()));
+}
+
+void listener::on_accept(beast::error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;  // closed for shutdown
+  if (!ec) {
+    // Over the cap the connection is closed at once: cheaper than a response, and the client retries elsewhere.
+    if (policy_.open_connections.fetch_add(1, std::memory_order_relaxed) >= policy_.max_connections) {
+      policy_.open_connections.fetch_sub(1, std::memory_order_relaxed);
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else {
+      std::make_shared<http_session>(std::move(socket), routes_, policy_)->run();
+    }
+  }
+  do_accept();
+}
+
+}  // namespace cg::server

@@ -1,0 +1,51 @@
+#pragma once
+// The listener accepts connections; each connection is an http_session on its own strand.
+
+#include "http.hpp"
+#include "router.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <chrono>
+
+namespace cg::server {
+
+/// Limits and counters every session shares.
+/// Thread-safety: the limits are set before the first accept; the counters are atomics.
+struct connection_policy {
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::size_t max_header_bytes = 8 * 1024;
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+  std::size_t max_connections = 10'000;
+  bool access_log = true;
+
+  std::atomic<std::size_t> open_connections{0};
+  std::atomic<std::size_t> in_flight{0};  ///< requests read and not yet answered
+  std::atomic<bool> draining{false};      ///< shutting down: answer with Connection: close
+};
+
+/// Accepts connections until close() and starts a session for each.
+/// Thread-safety: run() and close() are posted onto the acceptor's strand.
+class listener : public std::enable_shared_from_this<listener> {
+ public:
+  listener(boost::asio::io_context& ioc, const boost::asio::ip::tcp::endpoint& endpoint, const router& routes,
+           connection_policy& policy);
+  boost::asio::ip::tcp::endpoint local_endpoint() const;
+  void run();
+  void close();
+
+ private:
+  void do_accept();
+  void on_accept(boost::beast::error_code ec, boost::asio::ip::tcp::socket socket);
+
+  boost::asio::io_context& ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  const router& routes_;
+  connection_policy& policy_;
+};
+
+}  // namespace cg::server

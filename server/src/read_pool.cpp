@@ -1,0 +1,53 @@
+#include "read_pool.hpp"
+
+#include "cg/server/log.hpp"
+
+namespace cg::server {
+
+read_pool::read_pool(const std::filesystem::path& db_path, unsigned threads) {
+  // Connections are opened here, on the caller's thread, so a database that cannot be read fails start-up loudly.
+  std::vector<storage::database> connections;
+  for (unsigned i = 0; i < threads; ++i) connections.emplace_back(db_path, storage::open_mode::read_only);
+  for (auto& db : connections) threads_.emplace_back([this, db = std::move(db)]() mutable { thread_main(std::move(db)); });
+}
+
+read_pool::~read_pool() { stop(); }
+
+void read_pool::post(job j) {
+  {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(std::move(j));
+  }
+  wake_.notify_one();
+}
+
+void read_pool::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+void read_pool::thread_main(storage::database db) {
+  for (;;) {
+    job next;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;
+      next = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    try {
+      next(db);
+    } catch (const std::exception& e) {
+      // Jobs answer their own errors; one that escapes is a bug, logged, and must not kill the pool.
+      log().write("error", "read_job_failed", {field("error", e.what())}, true);
+    }
+  }
+}
+
+}  // namespace cg::server

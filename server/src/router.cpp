@@ -1,0 +1,89 @@
+#include "router.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+
+namespace cg::server {
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> out;
+  std::size_t pos = 0;
+  while (pos < path.size()) {
+    if (path[pos] == '/') {
+      ++pos;
+      continue;
+    }
+    const auto next = path.find('/', pos);
+    const auto end = next == std::string_view::npos ? path.size() : next;
+    out.push_back(path.substr(pos, end - pos));
+    pos = end;
+  }
+  return out;
+}
+
+void router::add(http::verb method, std::string pattern, handler handle) {
+  route r{method, pattern, {}, std::move(handle)};
+  for (auto segment : split_path(pattern)) r.segments.emplace_back(segment);
+  routes_.push_back(std::move(r));
+}
+
+void router::dispatch(const request_ptr& ctx, const responder& respond) const {
+  const auto segments = split_path(ctx->path);
+  std::string allow;
+  for (const auto& r : routes_) {
+    if (r.segments.size() != segments.size()) continue;
+    std::vector<std::string> params;
+    bool match = true;
+    for (std::size_t i = 0; i < segments.size() && match; ++i) {
+      const auto& want = r.segments[i];
+      if (want.size() > 2 && want.front() == '<' && want.back() == '>')
+        params.emplace_back(segments[i]);
+      else
+        match = want == segments[i];
+    }
+    if (!match) continue;
+    // HEAD is answered wherever GET is, as HTTP/1.1 expects.
+    if (r.method == ctx->req.method() || (r.method == http::verb::get && ctx->req.method() == http::verb::head)) {
+      ctx->path_params = std::move(params);
+      r.handle(ctx, respond);
+      return;
+    }
+    const auto name = std::string(http::to_string(r.method));
+    if (allow.find(name) == std::string::npos) allow += allow.empty() ? name : ", " + name;
+  }
+  if (allow.empty()) {
+    respond(json_error(http::status::not_found, fmt::format("no route for {}", ctx->path), ctx->request_id));
+    return;
+  }
+  auto res = json_error(http::status::method_not_allowed,
+                        fmt::format("{} is not allowed on {}; allowed: {}",
+                                    std::string(ctx->req.method_string()), ctx->path, allow),
+                        ctx->request_id);
+  res.set(http::field::allow, allow);
+  respond(std::move(res));
+}
+
+response json_response(http::status status, std::string body) {
+  response res{status, 11};
+  res.set(http::field::content_type, "application/json; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+response json_error(http::status status, std::string_view message, std::string_view request_id,
+                    std::optional<std::string_view> field) {
+  boost::json::object body;
+  body["error"] = message;
+  body["message"] = message;
+  body["request_id"] = request_id;
+  if (field) body["field"] = *field;
+  auto res = json_response(status, boost::json::serialize(body));
+  if (status == http::status::service_unavailable || status == http::status::too_many_requests)
+    res.set(http::field::retry_after, "1");
+  return res;
+}
+
+}  // namespace cg::server

@@ -1,0 +1,150 @@
+#include "cg/storage/schema.hpp"
+
+#include "legacy_import.hpp"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <array>
+#include <string_view>
+
+namespace cg::storage {
+
+namespace {
+
+// Version 1: the whole schema of Cost Guardian 0.4. STRICT tables (SQLite 3.37+) refuse a value of the wrong type
+// instead of storing it, so an integer column never ends up holding text.
+//
+// tracking_tokens: a deleted token keeps its row (deleted_at set, active 0) so its events keep their label; the label
+// is unique only among undeleted tokens, hence a partial index rather than a UNIQUE column.
+//
+// usage_events: UNIQUE(token_id, event_id) is the dedupe key. A NULL event_id never equals another NULL, so events
+// sent without an event_id are never deduplicated, which is what we want. token_id is NULL only for rows imported from
+// v0.3 that had no token. The three indexes serve the time, model and token filters of /data, /costs and the export;
+// the UNIQUE index also serves the duplicate lookup.
+constexpr std::string_view schema_v1 = R"sql(
+CREATE TABLE tracking_tokens (
+  id           INTEGER PRIMARY KEY,
+  label        TEXT    NOT NULL,
+  token        TEXT    NOT NULL UNIQUE,
+  active       INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+  created_at   INTEGER NOT NULL,
+  last_seen_at INTEGER,
+  usage_count  INTEGER NOT NULL DEFAULT 0,
+  deleted_at   INTEGER
+) STRICT;
+
+CREATE UNIQUE INDEX tracking_tokens_live_label ON tracking_tokens (label) WHERE deleted_at IS NULL;
+
+CREATE TABLE usage_events (
+  id                 INTEGER PRIMARY KEY,
+  ts                 INTEGER NOT NULL,
+  received_at        INTEGER NOT NULL,
+  token_id           INTEGER REFERENCES tracking_tokens (id),
+  event_id           TEXT,
+  provider           TEXT    NOT NULL DEFAULT '',
+  model              TEXT    NOT NULL,
+  input_tokens       INTEGER NOT NULL DEFAULT 0,
+  output_tokens      INTEGER NOT NULL DEFAULT 0,
+  total_tokens       INTEGER NOT NULL DEFAULT 0,
+  cache_read_tokens  INTEGER NOT NULL DEFAULT 0,
+  cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+  reasoning_tokens   INTEGER NOT NULL DEFAULT 0,
+  cost_nusd          INTEGER NOT NULL DEFAULT 0,
+  cost_source        TEXT    NOT NULL,
+  price_ref          TEXT    NOT NULL DEFAULT '',
+  source             TEXT    NOT NULL,
+  user               TEXT,
+  session_id         TEXT,
+  session_type       TEXT,
+  project            TEXT,
+  feature            TEXT,
+  environment        TEXT,
+  meta               TEXT,
+  UNIQUE (token_id, event_id)
+) STRICT;
+
+CREATE INDEX usage_events_ts ON usage_events (ts);
+CREATE INDEX usage_events_model_ts ON usage_events (model, ts);
+CREATE INDEX usage_events_token_ts ON usage_events (token_id, ts);
+)sql";
+
+void migrate_to_v1(database& db) {
+  db.exec(schema_v1);
+  // Only a database that was at version 0 reaches this step, so a v0.3 database is imported exactly once.
+  import_v0_3(db);
+}
+
+struct migration {
+  int version;
+  std::string_view summary;
+  void (*apply)(database&);
+};
+
+// Append only: a released step never changes, a change of schema is a new step.
+constexpr std::array migrations{
+    migration{1, "tracking tokens and usage events, import of a v0.3 database", &migrate_to_v1},
+};
+
+void refuse_newer(database& db, int version) {
+  if (version > latest_schema_version()) {
+    throw storage_error(SQLITE_ERROR,
+                        fmt::format("database '{}' has schema version {}: it was written by a newer Cost Guardian, "
+                                    "and this build understands up to version {}. Run the newer version, or restore "
+                                    "a backup made before the upgrade.",
+                                    db.path().string(), version, latest_schema_version()));
+  }
+}
+
+}  // namespace
+
+int latest_schema_version() noexcept {
+  return migrations.back().version;
+}
+
+int schema_version(database& db) {
+  statement query(db, "PRAGMA user_version");
+  query.step();
+  return static_cast<int>(query.column_int64(0));
+}
+
+void migrate(database& db) {
+  int current = schema_version(db);
+  refuse_newer(db, current);
+  for (const migration& step : migrations) {
+    if (step.version <= current) continue;
+    transaction tx(db);
+    // Read again under the write lock: another process may have migrated since the first read.
+    current = schema_version(db);
+    refuse_newer(db, current);
+    if (step.version <= current) continue;
+    try {
+      step.apply(db);
+      db.exec(fmt::format("PRAGMA user_version = {}", step.version));
+      tx.commit();
+    } catch (const storage_error& e) {
+      throw storage_error(e.extended_code(),
+                          fmt::format("schema migration to version {} ({}) failed and was rolled back: {}",
+                                      step.version, step.summary, e.what()));
+    }
+    current = step.version;
+  }
+}
+
+void require_current_schema(database& db) {
+  const int version = schema_version(db);
+  refuse_newer(db, version);
+  if (version < latest_schema_version()) {
+    throw storage_error(SQLITE_ERROR, fmt::format("database '{}' has schema version {}, this build needs version {}: "
+                                                  "it must be migrated by a read-write connection first",
+                                                  db.path().string(), version, latest_schema_version()));
+  }
+}
+
+database open_database(const std::filesystem::path& path, durability d) {
+  database db(path, open_mode::read_write, d);
+  migrate(db);
+  return db;
+}
+
+}  // namespace cg::storage

@@ -1,0 +1,79 @@
+#pragma once
+// Helpers shared by the storage unit tests.
+
+#include "cg/storage/database.hpp"
+#include "cg/storage/event_store.hpp"
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace cg::storage::test {
+
+/// A fresh directory under the system temp directory, removed with everything in it at the end of the test.
+class temp_dir {
+ public:
+  temp_dir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "cg-storage-test-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~temp_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path file(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// The storage_error thrown by `action`, or nullopt when it threw nothing.
+inline std::optional<storage_error> error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const storage_error& e) {
+    return e;
+  }
+  return std::nullopt;
+}
+
+inline std::int64_t query_int(database& db, const std::string& sql) {
+  statement query(db, sql);
+  if (!query.step()) throw std::runtime_error("no row: " + sql);
+  return query.column_int64(0);
+}
+
+inline std::string query_text(database& db, const std::string& sql) {
+  statement query(db, sql);
+  if (!query.step()) throw std::runtime_error("no row: " + sql);
+  return query.column_text(0);
+}
+
+inline event_row make_event(std::int64_t token_id, std::optional<std::string> event_id, std::int64_t ts_us) {
+  event_row row;
+  row.ts_us = ts_us;
+  row.received_at_us = ts_us + 1'000;
+  row.token_id = token_id;
+  row.event_id = std::move(event_id);
+  row.provider = "openai";
+  row.model = "gpt-4o-mini-2024-07-18";
+  row.input_tokens = 10;
+  row.output_tokens = 5;
+  row.total_tokens = 15;
+  row.cost_nusd = 4'500;
+  row.cost_source = "server";
+  row.price_ref = "openai/gpt-4o-mini@2024-07-18";
+  row.source = "ingest";
+  return row;
+}
+
+}  // namespace cg::storage::test
