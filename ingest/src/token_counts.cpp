@@ -161,6 +161,15 @@ std::int64_t value_or_zero(const std::optional<count_source>& c) noexcept { retu
 maybe_error read_token_counts(const json::object& body, std::string_view provider, const event_limits& limits,
                               usage_event& event) {
   const std::int64_t max = limits.tokens_max;
+  // Top-level input_tokens/output_tokens would be read differently by OpenAI (cache included) and Anthropic
+  // (cache excluded) users; rather than store a silent zero or guess, say where the counts belong.
+  for (const std::string_view key : {"input_tokens", "output_tokens", "inputTokens", "outputTokens"}) {
+    if (const json::value* v = find_member(body, key); v && !v->is_null()) {
+      return bad_field(key, fmt::format("{} is not a top-level field: send prompt_tokens/completion_tokens, or the "
+                                        "provider's usage object as `usage`",
+                                        key));
+    }
+  }
   reported_counts flat;
   if (auto e = read_aliased_count(body, "prompt_tokens", "promptTokens", max, flat.input)) return e;
   if (auto e = read_aliased_count(body, "completion_tokens", "completionTokens", max, flat.output)) return e;

@@ -1,6 +1,7 @@
 #include "cg/server/log.hpp"
 
-#include <fmt/chrono.h>
+#include "cg/ingest/validation.hpp"
+
 #include <fmt/format.h>
 
 #include <chrono>
@@ -45,8 +46,9 @@ log_field field(std::string_view key, std::int64_t value) { return {key, std::to
 
 void logger::write(std::string_view level, std::string_view event, const std::vector<log_field>& fields,
                    bool flush_now) {
-  const auto now = std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
-  const std::string time = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", now);
+  const std::string time = ingest::format_timestamp(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
   std::string line;
   line.reserve(256);
   if (json_) {

@@ -870,3 +870,17 @@ TEST_CASE("the rules run in a fixed order: the first failing field is named") {
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("ingest.validation.ambiguous_top_level") {
+  TEST_CASE("top-level input_tokens/output_tokens are refused, never silently zero") {
+    using namespace cg::ingest;
+    for (const char* key : {"input_tokens", "output_tokens", "inputTokens", "outputTokens"}) {
+      const std::string body =
+          std::string(R"({"tracking_token":"t","model":"m","prompt_tokens":1,")") + key + R"(":5})";
+      const auto result = parse_usage_event_text(body, "", 1'700'000'000'000'000);
+      REQUIRE(std::holds_alternative<validation_error>(result));
+      CHECK(std::get<validation_error>(result).field == key);
+      CHECK(std::get<validation_error>(result).status == 400);
+    }
+  }
+}
