@@ -88,11 +88,8 @@ int serve(config cfg) {
       std::move(write_db), {cfg.writer_max_batch, cfg.writer_max_delay, cfg.writer_queue_capacity});
   read_pool reads(cfg.db_path, cfg.read_threads);
 
-  net::io_context ioc(static_cast<int>(cfg.threads));
-  services svc{cfg, tokens, writer, reads, prices, ioc, std::chrono::system_clock::now()};
-  router routes;
-  register_routes(routes, svc);
-
+  // Declared before the io_context: sessions still queued in it when it is destroyed release their connection
+  // count into the policy, and the routes they point to must still exist then.
   connection_policy policy;
   policy.max_body_bytes = cfg.max_body_bytes;
   policy.header_timeout = cfg.header_timeout;
@@ -100,6 +97,11 @@ int serve(config cfg) {
   policy.idle_timeout = cfg.idle_timeout;
   policy.max_connections = cfg.max_connections;
   policy.access_log = cfg.access_log;
+  router routes;
+
+  net::io_context ioc(static_cast<int>(cfg.threads));
+  services svc{cfg, tokens, writer, reads, prices, ioc, std::chrono::system_clock::now()};
+  register_routes(routes, svc);
 
   boost::system::error_code ec;
   const auto address = net::ip::make_address(cfg.host, ec);
