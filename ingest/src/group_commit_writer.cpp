@@ -36,14 +36,18 @@ submit_status group_commit_writer::probe(std::function<void(bool, const std::str
   return run([this, done = std::move(done)](storage::database& db) {
     std::string error;
     try {
-      // Rewriting user_version with its own value dirties the header page: a real WAL write and fsync.
+      // A write of realistic size (64 KiB, more than a typical batch), committed and synced like a batch: a disk
+      // with room for a few pages but not for events must not look healthy. Random bytes, because SQLite skips
+      // rewriting overflow pages whose content is unchanged.
       storage::transaction tx(db);
-      std::int64_t version = 0;
-      {
-        storage::statement read(db, "PRAGMA user_version");
-        if (read.step()) version = read.column_int64(0);
-      }
-      db.exec("PRAGMA user_version = " + std::to_string(version));
+      storage::statement write(db, "INSERT INTO health_probe (id, written_at, filler) VALUES (1, ?1, randomblob(65536)) "
+                                   "ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at, "
+                                   "filler = excluded.filler");
+      write.bind(1, static_cast<std::int64_t>(
+                        std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count()));
+      write.step();
       tx.commit();
     } catch (const std::exception& e) {
       error = e.what();

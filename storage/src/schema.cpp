@@ -75,6 +75,17 @@ void migrate_to_v1(database& db) {
   import_v0_3(db);
 }
 
+// /health proves the disk takes a write of realistic size: one row whose blob is rewritten by every probe.
+constexpr std::string_view schema_v2 = R"sql(
+CREATE TABLE health_probe (
+  id         INTEGER PRIMARY KEY CHECK (id = 1),
+  written_at INTEGER NOT NULL,
+  filler     BLOB NOT NULL
+) STRICT;
+)sql";
+
+void migrate_to_v2(database& db) { db.exec(schema_v2); }
+
 struct migration {
   int version;
   std::string_view summary;
@@ -84,6 +95,7 @@ struct migration {
 // Append only: a released step never changes, a change of schema is a new step.
 constexpr std::array migrations{
     migration{1, "tracking tokens and usage events, import of a v0.3 database", &migrate_to_v1},
+    migration{2, "health probe table", &migrate_to_v2},
 };
 
 void refuse_newer(database& db, int version) {

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+import weakref
 
 API_KEY = "test-admin-key-0123456789"
 INGEST_KEY = "test-ingest-key-0123456789"
@@ -30,7 +31,7 @@ class Server:
     def __init__(self, data_dir, env=None, args=None, binary=None, env_file=os.devnull, preexec_fn=None):
         self.data_dir = str(data_dir)
         os.makedirs(self.data_dir, exist_ok=True)
-        self.binary = binary or os.environ["CG_BINARY"]
+        self.binary = os.path.abspath(binary or os.environ["CG_BINARY"])
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "API_KEY": API_KEY,
@@ -225,8 +226,9 @@ def raw_connect(port, timeout=10):
     return sock
 
 
-def parse_response(data):
-    """(status, headers with lower-case names, body bytes) of the first HTTP response in data; None if incomplete."""
+def _split_response(data):
+    """(status, headers with lower-case names, body bytes, rest of data) of the first HTTP response in data, or
+    None while it is incomplete."""
     end = data.find(b"\r\n\r\n")
     if end < 0:
         return None
@@ -237,23 +239,41 @@ def parse_response(data):
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     body = data[end + 4:]
-    if "content-length" in headers:
+    rest = b""
+    if 100 <= status < 200 or status in (204, 304):
+        body, rest = b"", body
+    elif "content-length" in headers:
         length = int(headers["content-length"])
         if len(body) < length:
             return None
-        body = body[:length]
-    return status, headers, body
+        body, rest = body[:length], body[length:]
+    return status, headers, body, rest
+
+
+def parse_response(data):
+    """(status, headers with lower-case names, body bytes) of the first HTTP response in data; None if incomplete."""
+    split = _split_response(data)
+    return None if split is None else split[:3]
+
+
+# Bytes read past the end of a response (pipelining), kept for the next read_response on the same socket.
+_unread = weakref.WeakKeyDictionary()
 
 
 def read_response(sock, timeout=10):
     """Reads one whole response (Content-Length framed) from sock; returns (status, headers, body, closed)."""
-    data = b""
+    data = _unread.pop(sock, b"")
     closed = False
     deadline = time.time() + timeout
     while True:
-        parsed = parse_response(data)
-        if parsed is not None:
-            return (*parsed, closed)
+        split = _split_response(data)
+        if split is not None:
+            status, headers, body, rest = split
+            if rest:
+                _unread[sock] = rest
+            return status, headers, body, closed
+        if closed:
+            raise ConnectionError(f"connection closed before a whole response; got {data[:200]!r}")
         remaining = deadline - time.time()
         if remaining <= 0:
             raise TimeoutError(f"no complete response within {timeout} s; got {data[:200]!r}")
@@ -264,10 +284,6 @@ def read_response(sock, timeout=10):
             chunk = b""
         if not chunk:
             closed = True
-            parsed = parse_response(data)
-            if parsed is None:
-                raise ConnectionError(f"connection closed before a whole response; got {data[:200]!r}")
-            return (*parsed, closed)
         data += chunk
 
 

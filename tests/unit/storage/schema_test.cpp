@@ -136,6 +136,23 @@ TEST_CASE("migrating twice is a no-op") {
   CHECK(query_int(db, "SELECT count(*) FROM tracking_tokens") == 1);
 }
 
+TEST_CASE("a version-1 database is brought to the latest version with its data kept") {
+  temp_dir dir;
+  {
+    database db(dir.file("cg.db"), open_mode::read_write);
+    migrate(db);
+    db.exec("INSERT INTO tracking_tokens (label, token, active, created_at) VALUES ('app', 'tok', 1, 1)");
+    // Back to what version 1 wrote: no health_probe table.
+    db.exec("DROP TABLE health_probe; PRAGMA user_version = 1");
+  }
+  database db(dir.file("cg.db"), open_mode::read_write);
+  CHECK(schema_version(db) == 1);
+  migrate(db);
+  CHECK(schema_version(db) == latest_schema_version());
+  CHECK(schema_objects(db, "table").contains("health_probe"));
+  CHECK(query_int(db, "SELECT count(*) FROM tracking_tokens WHERE token = 'tok'") == 1);
+}
+
 TEST_CASE("a database from a newer Cost Guardian is refused") {
   temp_dir dir;
   database db(dir.file("cg.db"), open_mode::read_write);
