@@ -156,6 +156,16 @@ void group_commit_writer::commit(storage::event_store& store, std::vector<pendin
   }
 
   // Acknowledge only now: COMMIT has returned, or the whole batch was rolled back and nothing was stored.
+  struct batch_notification {
+    std::vector<write_completion> done;
+    std::vector<write_outcome> results;
+    void operator()() {
+      for (std::size_t i = 0; i < done.size(); ++i) done[i](results[i]);
+    }
+  };
+  batch_notification notify;
+  notify.done.reserve(batch.size());
+  notify.results.reserve(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     write_outcome outcome;
     if (error.empty()) {
@@ -165,8 +175,13 @@ void group_commit_writer::commit(storage::event_store& store, std::vector<pendin
       outcome.result = write_outcome::status::storage_failed;
       outcome.error = error;
     }
-    batch[i].done(outcome);
+    notify.done.push_back(std::move(batch[i].done));
+    notify.results.push_back(std::move(outcome));
   }
+  if (opts_.deliver)
+    opts_.deliver(std::move(notify));
+  else
+    notify();
 }
 
 }  // namespace cg::ingest

@@ -84,10 +84,6 @@ int serve(config cfg) {
     tokens.replace(store.list());
   }
 
-  ingest::group_commit_writer writer(
-      std::move(write_db), {cfg.writer_max_batch, cfg.writer_max_delay, cfg.writer_queue_capacity});
-  read_pool reads(cfg.db_path, cfg.read_threads);
-
   // Declared before the io_context: sessions still queued in it when it is destroyed release their connection
   // count into the policy, and the routes they point to must still exist then.
   connection_policy policy;
@@ -100,6 +96,12 @@ int serve(config cfg) {
   router routes;
 
   net::io_context ioc(static_cast<int>(cfg.threads));
+  // A batch's answers reach the IO threads in one post; each then goes to its own session's strand from there.
+  ingest::group_commit_writer writer(
+      std::move(write_db),
+      {cfg.writer_max_batch, cfg.writer_max_delay, cfg.writer_queue_capacity,
+       [&ioc](std::function<void()> notify) { net::post(ioc, std::move(notify)); }});
+  read_pool reads(cfg.db_path, cfg.read_threads);
   services svc{cfg, tokens, writer, reads, prices, ioc, std::chrono::system_clock::now()};
   register_routes(routes, svc);
 

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <optional>
+#include <random>
 
 namespace cg::server {
 
@@ -31,7 +32,23 @@ bool is_valid_request_id(std::string_view id) {
   return true;
 }
 
-std::string new_request_id() { return random_urlsafe(12); }
+// Request ids need to be unique, not secret: a per-thread generator seeded once from the kernel saves a syscall on
+// every request.
+std::string new_request_id() {
+  thread_local std::mt19937_64 generator = [] {
+    const auto seed = random_urlsafe(16);
+    std::seed_seq seq(seed.begin(), seed.end());
+    return std::mt19937_64(seq);
+  }();
+  static constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string id(16, '\0');
+  std::uint64_t a = generator(), b = generator();
+  for (std::size_t i = 0; i < 8; ++i, a >>= 6U, b >>= 6U) {
+    id[i] = alphabet[a & 63U];
+    id[i + 8] = alphabet[b & 63U];
+  }
+  return id;
+}
 
 /// One connection: reads a request, hands it to the router, writes the response, and repeats while keep-alive.
 /// Thread-safety: every step runs on the connection's strand; responders post back onto it.
@@ -56,67 +73,90 @@ class http_session : public std::enable_shared_from_this<http_session> {
  private:
   // Waiting for the first byte of a request is "idle" (keep-alive timeout); from then on, the header timeout runs.
   void wait_for_request() {
-    if (buffer_.size() > 0) return read_header();
+    if (buffer_.size() > 0) return start_message();
     stream_.expires_after(first_request_ ? policy_.header_timeout : policy_.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(4096),
+    stream_.async_read_some(buffer_.prepare(read_chunk),
                             beast::bind_front_handler(&http_session::on_first_bytes, shared_from_this()));
   }
 
   void on_first_bytes(beast::error_code ec, std::size_t bytes) {
     if (ec) return close();  // idle timeout, peer closed, or shutdown
     buffer_.commit(bytes);
-    read_header();
+    start_message();
   }
 
-  void read_header() {
+  void start_message() {
     first_request_ = false;
+    continue_sent_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(policy_.max_header_bytes));
     parser_->body_limit(policy_.max_body_bytes);
-    stream_.expires_after(policy_.header_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            beast::bind_front_handler(&http_session::on_header, shared_from_this()));
+    parser_->eager(true);
+    parse_buffered();
   }
 
-  void on_header(beast::error_code ec, std::size_t) {
-    if (ec == http::error::header_limit) {
-      return reject(http::status::request_header_fields_too_large, "request line and headers exceed 8 KiB");
+  // Feeds what is already buffered to the parser. A small request arrives in one segment, so it is usually parsed
+  // whole here, without another asynchronous hop; only a partial message goes back to the socket.
+  void parse_buffered() {
+    beast::error_code ec;
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      const auto used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec || used == 0) break;
     }
-    if (ec == http::error::body_limit) return reject_body_limit();
-    if (ec) {
-      // A client that never finished its headers, or sent garbage: answer 400 when it is garbage, else just close.
-      if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == net::error::eof ||
-          ec == net::error::operation_aborted || ec == net::error::connection_reset)
-        return close();
-      return reject(http::status::bad_request, fmt::format("malformed HTTP request: {}", ec.message()));
-    }
-    if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
-      // curl and others wait (curl: a second) for this before sending a larger body.
-      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
-      stream_.expires_after(policy_.body_timeout);
-      return http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code wec, std::size_t) {
-        if (wec) return self->close();
-        self->read_body();
-      });
+    if (ec) return on_read_error(ec);
+    if (parser_->is_done()) return on_message();
+    if (!parser_->is_header_done()) {
+      stream_.expires_after(policy_.header_timeout);
+      return http::async_read_header(stream_, buffer_, *parser_,
+                                     beast::bind_front_handler(&http_session::on_header, shared_from_this()));
     }
     read_body();
   }
 
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec) return on_read_error(ec);
+    parse_buffered();
+  }
+
   void read_body() {
+    if (!continue_sent_ && beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+      // curl and others wait (curl: a second) for this before sending a larger body.
+      continue_sent_ = true;
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      stream_.expires_after(policy_.body_timeout);
+      return http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
+        if (ec) return self->close();
+        self->read_body();
+      });
+    }
     stream_.expires_after(policy_.body_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_session::on_body, shared_from_this()));
   }
 
   void on_body(beast::error_code ec, std::size_t) {
+    if (ec) return on_read_error(ec);
+    on_message();
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec == http::error::header_limit)
+      return reject(http::status::request_header_fields_too_large, "request line and headers exceed 8 KiB");
     if (ec == http::error::body_limit) return reject_body_limit();
-    if (ec) {
-      if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == net::error::eof ||
-          ec == net::error::operation_aborted || ec == http::error::partial_message ||
-          ec == net::error::connection_reset)
-        return close();
-      return reject(http::status::bad_request, fmt::format("malformed HTTP request: {}", ec.message()));
-    }
+    // A client that stalled, hung up or was cut off by shutdown is closed; one that sent garbage hears why.
+    if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::operation_aborted || ec == http::error::partial_message ||
+        ec == net::error::connection_reset)
+      return close();
+    reject(http::status::bad_request, fmt::format("malformed HTTP request: {}", ec.message()));
+  }
+
+  void on_message() {
     stream_.expires_never();  // the handler may wait for the writer; the response write sets its own deadline
     dispatch_request(parser_->release());
   }
@@ -223,6 +263,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
   connection_policy& policy_;
   std::string client_ip_;
   bool first_request_ = true;
+  bool continue_sent_ = false;
+  static constexpr std::size_t read_chunk = 16 * 1024;
 };
 
 }  // namespace

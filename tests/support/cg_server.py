@@ -34,6 +34,8 @@ class Server:
         self.binary = os.path.abspath(binary or os.environ["CG_BINARY"])
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            # Sanitizer builds: the server must see the same options the test run was given.
+            **{k: v for k, v in os.environ.items() if k.endswith("SAN_OPTIONS")},
             "API_KEY": API_KEY,
             "INGEST_KEY": INGEST_KEY,
             "DATA_DIR": self.data_dir,
@@ -121,6 +123,11 @@ class Server:
                 self.proc.wait()
         self.wait_output()
         return self.proc.returncode if self.proc else None
+
+    def sanitizer_reports(self):
+        """Lines in which AddressSanitizer, LeakSanitizer, UBSan or TSan reported a problem."""
+        markers = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "WARNING: ThreadSanitizer")
+        return [line for line in self.stderr_lines if any(m in line for m in markers)]
 
     def wait_output(self, timeout=5):
         """After the process exited: wait until everything it printed has been read into lines/stderr_lines."""

@@ -93,7 +93,7 @@ TEST_SUITE("ingest.writer") {
     outcomes out;
     {
       // max_delay makes the first events wait for company, so the repeats below share a batch with their originals.
-      ingest::group_commit_writer writer(std::move(db), {.max_batch = 1000, .max_delay = 50ms, .queue_capacity = 100});
+      ingest::group_commit_writer writer(std::move(db), {.max_batch = 1000, .max_delay = 50ms, .queue_capacity = 100, .deliver = {}});
       for (std::size_t i = 0; i < 20; ++i)
         REQUIRE(writer.submit(row(token, "e" + std::to_string(i % 10)), out.slot(i)) == ingest::submit_status::queued);
       REQUIRE(writer.submit(row(token, std::nullopt), out.slot(20)) == ingest::submit_status::queued);
@@ -121,12 +121,36 @@ TEST_SUITE("ingest.writer") {
     CHECK(count.column_int64(0) == 12);
   }
 
+  TEST_CASE("a batch's completions are handed off once, together, through deliver") {
+    temp_db tmp;
+    auto db = storage::open_database(tmp.path(), storage::durability::normal);
+    const auto token = make_token(db, "a");
+    outcomes out;
+    std::atomic<int> handoffs{0};
+    std::vector<std::thread> deliverers;
+    std::mutex deliverers_mutex;
+    {
+      ingest::group_commit_writer writer(
+          std::move(db), {.max_batch = 1000, .max_delay = 50ms, .queue_capacity = 100,
+                          .deliver = [&](std::function<void()> notify) {
+                            ++handoffs;
+                            std::lock_guard lock(deliverers_mutex);
+                            deliverers.emplace_back(std::move(notify));  // another thread, as an io_context would
+                          }});
+      for (std::size_t i = 0; i < 10; ++i) writer.submit(row(token, "e" + std::to_string(i)), out.slot(i));
+      out.wait_for(10);
+      CHECK(writer.stats().batches == 1);
+    }
+    for (auto& t : deliverers) t.join();
+    CHECK(handoffs == 1);
+  }
+
   TEST_CASE("batches never exceed max_batch") {
     temp_db tmp;
     auto db = storage::open_database(tmp.path(), storage::durability::normal);
     const auto token = make_token(db, "a");
     outcomes out;
-    ingest::group_commit_writer writer(std::move(db), {.max_batch = 7, .max_delay = 20ms, .queue_capacity = 1000});
+    ingest::group_commit_writer writer(std::move(db), {.max_batch = 7, .max_delay = 20ms, .queue_capacity = 1000, .deliver = {}});
     for (std::size_t i = 0; i < 70; ++i) writer.submit(row(token, "e" + std::to_string(i)), out.slot(i));
     out.wait_for(70);
     CHECK(writer.stats().batches >= 10);
@@ -137,7 +161,7 @@ TEST_SUITE("ingest.writer") {
     auto db = storage::open_database(tmp.path(), storage::durability::normal);
     const auto token = make_token(db, "a");
     outcomes out;
-    ingest::group_commit_writer writer(std::move(db), {.max_batch = 1000, .max_delay = 0us, .queue_capacity = 3});
+    ingest::group_commit_writer writer(std::move(db), {.max_batch = 1000, .max_delay = 0us, .queue_capacity = 3, .deliver = {}});
     // Block the writer thread with a task so nothing drains while the queue fills.
     std::mutex gate;
     std::unique_lock hold(gate);
@@ -164,7 +188,7 @@ TEST_SUITE("ingest.writer") {
     const auto page_count = pages.column_int64(0);
     pages.reset();
     outcomes out;
-    ingest::group_commit_writer writer(std::move(db), {.max_batch = 1000, .max_delay = 20ms, .queue_capacity = 1000});
+    ingest::group_commit_writer writer(std::move(db), {.max_batch = 1000, .max_delay = 20ms, .queue_capacity = 1000, .deliver = {}});
     // The database may not grow: SQLITE_FULL, exactly what a full disk gives.
     std::atomic<bool> limited{false};
     writer.run([&](storage::database& wdb) {
@@ -206,7 +230,7 @@ TEST_SUITE("ingest.writer") {
     auto db = storage::open_database(tmp.path(), storage::durability::normal);
     const auto token = make_token(db, "a");
     outcomes out;
-    ingest::group_commit_writer writer(std::move(db), {.max_batch = 10, .max_delay = 0us, .queue_capacity = 10000});
+    ingest::group_commit_writer writer(std::move(db), {.max_batch = 10, .max_delay = 0us, .queue_capacity = 10000, .deliver = {}});
     for (std::size_t i = 0; i < 500; ++i) writer.submit(row(token, "e" + std::to_string(i)), out.slot(i));
     writer.stop();
     CHECK(out.got.size() == 500);

@@ -26,8 +26,12 @@ struct write_outcome {
   std::string error;         ///< why the batch failed (for the log; never sent to the client)
 };
 
-/// Called exactly once per accepted event, on the writer thread: hand it to your own executor, do no work in it.
+/// Called exactly once per accepted event, on the thread `options::deliver` chose (default: the writer thread):
+/// hand the result to your own executor, do no work in it.
 using write_completion = std::function<void(const write_outcome&)>;
+/// Runs one batch's completions somewhere other than the writer thread: one hand-off per batch rather than one per
+/// event, so a batch of N answers costs one cross-thread wake-up, not N.
+using batch_delivery = std::function<void(std::function<void()>)>;
 /// A job run on the writer thread, between batches, with the only writable connection (admin writes).
 using write_task = std::function<void(storage::database&)>;
 
@@ -41,6 +45,7 @@ class group_commit_writer {
     std::size_t max_batch = 1000;                 ///< rows per transaction at most
     std::chrono::microseconds max_delay{0};       ///< how long a batch may wait to fill once its first row arrived
     std::size_t queue_capacity = 50'000;          ///< events waiting at most; beyond it submit() says queue_full
+    batch_delivery deliver;                       ///< empty: completions run on the writer thread
   };
 
   struct stats_snapshot {
