@@ -151,7 +151,8 @@ void handle_health(services& s, const request_ptr& ctx, const responder& respond
   const auto started = s.started_at;
   auto finish = [st, respond, rid = ctx->request_id, started](bool ok, std::string reason) {
     if (st->answered.exchange(true)) return;
-    st->timer.cancel();
+    // finish() runs on the writer or a read thread; the timer belongs to the IO threads, so cancel it there.
+    net::post(st->timer.get_executor(), [st] { st->timer.cancel(); });
     const auto uptime =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - started).count();
     json::object body{{"timestamp", ingest::format_timestamp(now_us())}, {"version", CG_VERSION},
