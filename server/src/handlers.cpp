@@ -1,5 +1,6 @@
 #include "handlers.hpp"
 
+#include "cg/ingest/event_row.hpp"
 #include "cg/ingest/validation.hpp"
 #include "cg/server/log.hpp"
 #include "cg/server/secrets.hpp"
@@ -218,43 +219,8 @@ void handle_ingest(services& s, const request_ptr& ctx, const responder& respond
     return;
   }
 
-  storage::event_row row;
-  row.ts_us = event.timestamp_us.value_or(received);
-  row.received_at_us = received;
-  row.token_id = token->id;
-  row.event_id = std::move(event.event_id);
-  row.provider = std::move(event.provider);
-  row.model = std::move(event.model);
-  row.input_tokens = event.input_tokens;
-  row.output_tokens = event.output_tokens;
-  row.total_tokens = event.total_tokens;
-  row.cache_read_tokens = event.cache_read_tokens;
-  row.cache_write_tokens = event.cache_write_tokens;
-  row.reasoning_tokens = event.reasoning_tokens;
-  row.source = "ingest";
-  row.user = std::move(event.user);
-  row.session_id = std::move(event.session_id);
-  row.session_type = std::move(event.session_type);
-  row.project = std::move(event.project);
-  row.feature = std::move(event.feature);
-  row.environment = std::move(event.environment);
-  row.meta = std::move(event.meta);
-
-  if (event.client_cost_nusd) {
-    row.cost_nusd = *event.client_cost_nusd;
-    row.cost_source = "client";
-  } else {
-    const auto table = s.prices.load(std::memory_order_acquire);
-    const pricing::token_usage usage{row.input_tokens, row.output_tokens, row.cache_read_tokens,
-                                     row.cache_write_tokens, row.reasoning_tokens};
-    if (auto quote = table->quote(row.provider, row.model, row.ts_us, usage)) {
-      row.cost_nusd = quote->cost;
-      row.cost_source = "server";
-      row.price_ref = std::move(quote->price_ref);
-    } else {
-      row.cost_source = "unpriced";
-    }
-  }
+  auto row = ingest::make_event_row(std::move(event), token->id, received, *s.prices.load(std::memory_order_acquire),
+                                    "ingest");
   const auto cost = row.cost_nusd;
   const auto cost_source = row.cost_source;
 

@@ -1,4 +1,7 @@
 // Every public header of cg::ingest first, so each is shown to compile on its own.
+#include "cg/ingest/event_row.hpp"
+#include "cg/ingest/group_commit_writer.hpp"
+#include "cg/ingest/token_registry.hpp"
 #include "cg/ingest/usage_event.hpp"
 #include "cg/ingest/validation.hpp"
 
@@ -68,7 +71,7 @@ std::string repeated(std::string_view unit, std::size_t count) {
   return s;
 }
 
-std::string quoted(std::string_view s) { return '"' + std::string(s) + '"'; }
+std::string json_quoted(std::string_view s) { return '"' + std::string(s) + '"'; }
 
 }  // namespace
 
@@ -210,8 +213,8 @@ TEST_CASE("tracking_token: body, header, alias and conflicts") {
   SUBCASE("empty") { check_rejects(R"({"tracking_token":"","model":"m"})", "tracking_token"); }
   SUBCASE("64 bytes is the limit") {
     const std::string at = repeated("t", 64);
-    CHECK(accepted(R"({"model":"m","tracking_token":)" + quoted(at) + "}").tracking_token == at);
-    check_rejects(R"({"model":"m","tracking_token":)" + quoted(repeated("t", 65)) + "}", "tracking_token");
+    CHECK(accepted(R"({"model":"m","tracking_token":)" + json_quoted(at) + "}").tracking_token == at);
+    check_rejects(R"({"model":"m","tracking_token":)" + json_quoted(repeated("t", 65)) + "}", "tracking_token");
   }
   SUBCASE("a header over 64 bytes") {
     CHECK(accepted(R"({"model":"m"})", repeated("h", 64)).tracking_token.size() == 64);
@@ -228,14 +231,14 @@ TEST_CASE("model: required, a non-empty string of at most 256 bytes") {
   SUBCASE("a number") { check_rejects(R"({"tracking_token":"t","model":4})", "model"); }
   SUBCASE("an object") { check_rejects(R"({"tracking_token":"t","model":{"id":"gpt"}})", "model"); }
   SUBCASE("256 bytes accepted, 257 refused") {
-    accepted(R"({"tracking_token":"t","model":)" + quoted(repeated("m", 256)) + "}");
-    check_rejects(R"({"tracking_token":"t","model":)" + quoted(repeated("m", 257)) + "}", "model");
+    accepted(R"({"tracking_token":"t","model":)" + json_quoted(repeated("m", 256)) + "}");
+    check_rejects(R"({"tracking_token":"t","model":)" + json_quoted(repeated("m", 257)) + "}", "model");
   }
   SUBCASE("the limit counts UTF-8 bytes, not characters") {
     // "é" is two bytes: 128 of them are 256 bytes, 129 are 258.
-    CHECK(accepted(R"({"tracking_token":"t","model":)" + quoted(repeated("\xc3\xa9", 128)) + "}").model.size() ==
+    CHECK(accepted(R"({"tracking_token":"t","model":)" + json_quoted(repeated("\xc3\xa9", 128)) + "}").model.size() ==
           256);
-    check_rejects(R"({"tracking_token":"t","model":)" + quoted(repeated("\xc3\xa9", 129)) + "}", "model");
+    check_rejects(R"({"tracking_token":"t","model":)" + json_quoted(repeated("\xc3\xa9", 129)) + "}", "model");
   }
   SUBCASE("escapes count as the bytes they decode to") {
     CHECK(accepted(R"({"tracking_token":"t","model":"a\u00e9\n"})").model == "a\xc3\xa9\n");
@@ -250,9 +253,9 @@ TEST_CASE("event_id: optional, non-empty, at most 200 bytes, alias eventId") {
   SUBCASE("empty alias") { check_rejects(event_with(R"("eventId":"")"), "eventId"); }
   SUBCASE("not a string") { check_rejects(event_with(R"("event_id":17)"), "event_id"); }
   SUBCASE("200 bytes accepted, 201 refused") {
-    accepted(event_with(R"("event_id":)" + quoted(repeated("e", 200))));
-    check_rejects(event_with(R"("event_id":)" + quoted(repeated("e", 201))), "event_id");
-    check_rejects(event_with(R"("eventId":)" + quoted(repeated("e", 201))), "eventId");
+    accepted(event_with(R"("event_id":)" + json_quoted(repeated("e", 200))));
+    check_rejects(event_with(R"("event_id":)" + json_quoted(repeated("e", 201))), "event_id");
+    check_rejects(event_with(R"("eventId":)" + json_quoted(repeated("e", 201))), "eventId");
   }
   SUBCASE("both spellings differ") { check_rejects(event_with(R"("event_id":"a","eventId":"b")"), "event_id"); }
   SUBCASE("both spellings equal") { CHECK(accepted(event_with(R"("event_id":"a","eventId":"a")")).event_id == "a"); }
@@ -262,8 +265,8 @@ TEST_CASE("provider: optional string, kept as sent, at most 256 bytes") {
   CHECK(accepted(event_with(R"("provider":"OpenAI")")).provider == "OpenAI");
   CHECK(accepted(event_with(R"("provider":"")")).provider.empty());
   check_rejects(event_with(R"("provider":true)"), "provider");
-  accepted(event_with(R"("provider":)" + quoted(repeated("p", 256))));
-  check_rejects(event_with(R"("provider":)" + quoted(repeated("p", 257))), "provider");
+  accepted(event_with(R"("provider":)" + json_quoted(repeated("p", 256))));
+  check_rejects(event_with(R"("provider":)" + json_quoted(repeated("p", 257))), "provider");
 }
 
 TEST_CASE("attribution fields: optional strings of at most 256 bytes; empty means unattributed") {
@@ -279,11 +282,11 @@ TEST_CASE("attribution fields: optional strings of at most 256 bytes; empty mean
   };
   for (const auto& c : cases) {
     CAPTURE(c.key);
-    const std::string key = quoted(c.key);
+    const std::string key = json_quoted(c.key);
     CHECK(accepted(event_with(key + R"(:"value")")).*c.member == "value");
     CHECK_FALSE(accepted(event_with(key + R"(:"")")).*c.member);
-    CHECK((accepted(event_with(key + ":" + quoted(repeated("a", 256)))).*c.member)->size() == 256);
-    check_rejects(event_with(key + ":" + quoted(repeated("a", 257))), c.key);
+    CHECK((accepted(event_with(key + ":" + json_quoted(repeated("a", 256)))).*c.member)->size() == 256);
+    check_rejects(event_with(key + ":" + json_quoted(repeated("a", 257))), c.key);
     check_rejects(event_with(key + ":42"), c.key);
     check_rejects(event_with(key + R"(:{"id":1})"), c.key);
   }
@@ -303,7 +306,7 @@ TEST_CASE("each flat count field and its camelCase alias: integers in [0, 10^12]
                                      "cacheWriteTokens",  "reasoning_tokens", "reasoningTokens"};
   for (std::string_view field : fields) {
     CAPTURE(field);
-    const std::string key = quoted(field) + ":";
+    const std::string key = json_quoted(field) + ":";
     accepted(event_with(key + "0"));
     accepted(event_with(key + "7"));
     accepted(event_with(key + "7.0"));           // an integral double
@@ -627,8 +630,8 @@ TEST_CASE("timestamp in an event") {
   SUBCASE("24 h ahead of the server clock is the limit") {
     const std::string at = format_timestamp(now_us + 24 * hour_us);
     const std::string past = format_timestamp(now_us + 24 * hour_us + 1);
-    CHECK(accepted(event_with(R"("timestamp":)" + quoted(at))).timestamp_us == now_us + 24 * hour_us);
-    check_rejects(event_with(R"("timestamp":)" + quoted(past)), "timestamp");
+    CHECK(accepted(event_with(R"("timestamp":)" + json_quoted(at))).timestamp_us == now_us + 24 * hour_us);
+    check_rejects(event_with(R"("timestamp":)" + json_quoted(past)), "timestamp");
     check_rejects(event_with(R"("timestamp":"2030-01-01")"), "timestamp");
   }
   SUBCASE("the past has no limit") {
@@ -637,7 +640,7 @@ TEST_CASE("timestamp in an event") {
   SUBCASE("a shorter skew from the limits") {
     cg::ingest::event_limits limits;
     limits.future_skew_us = 1'000'000;
-    const std::string body = event_with(R"("timestamp":)" + quoted(format_timestamp(now_us + 2'000'000)));
+    const std::string body = event_with(R"("timestamp":)" + json_quoted(format_timestamp(now_us + 2'000'000)));
     const parse_result result = parse_usage_event_text(body, {}, now_us, limits);
     REQUIRE(std::holds_alternative<validation_error>(result));
     CHECK(std::get<validation_error>(result).field == "timestamp");
