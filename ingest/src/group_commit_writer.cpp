@@ -1,5 +1,7 @@
 #include "cg/ingest/group_commit_writer.hpp"
 
+#include <pthread.h>
+
 #include <exception>
 #include <utility>
 
@@ -80,6 +82,7 @@ group_commit_writer::stats_snapshot group_commit_writer::stats() const {
 }
 
 void group_commit_writer::thread_main() {
+  pthread_setname_np(pthread_self(), "cg-writer");  // shows in top -H, perf and gdb
   storage::event_store store(db_);
   std::vector<pending_event> batch;
   batch.reserve(opts_.max_batch);

@@ -21,6 +21,8 @@
 
 #include <fmt/format.h>
 
+#include <pthread.h>
+
 #include <cstdio>
 #include <future>
 #include <iostream>
@@ -144,7 +146,10 @@ int serve(config cfg) {
   accept->run();
 
   std::vector<std::thread> io_threads;
-  for (unsigned i = 0; i < cfg.threads; ++i) io_threads.emplace_back([&ioc] { ioc.run(); });
+  for (unsigned i = 0; i < cfg.threads; ++i) io_threads.emplace_back([&ioc] {
+      pthread_setname_np(pthread_self(), "cg-io");
+      ioc.run();
+    });
 
   const int signal_number = stop_signal.get_future().get();
   log().write("info", "shutting_down", {field("signal", static_cast<std::int64_t>(signal_number))}, true);

@@ -2,6 +2,8 @@
 
 #include "cg/server/log.hpp"
 
+#include <pthread.h>
+
 namespace cg::server {
 
 read_pool::read_pool(const std::filesystem::path& db_path, unsigned threads) {
@@ -32,6 +34,7 @@ void read_pool::stop() {
 }
 
 void read_pool::thread_main(storage::database db) {
+  pthread_setname_np(pthread_self(), "cg-read");
   for (;;) {
     job next;
     {
