@@ -4,6 +4,13 @@
 
 namespace cg::ingest {
 
+server_cost price_event(const pricing::price_table& prices, std::string_view provider, std::string_view model,
+                        std::int64_t ts_us, const pricing::token_usage& usage) {
+  if (auto quote = prices.quote(provider, model, ts_us, usage))
+    return {quote->cost, "server", std::move(quote->price_ref)};
+  return {0, "unpriced", {}};
+}
+
 storage::event_row make_event_row(usage_event&& event, std::int64_t token_id, std::int64_t received_at_us,
                                   const pricing::price_table& prices, std::string source) {
   storage::event_row row;
@@ -35,14 +42,10 @@ storage::event_row make_event_row(usage_event&& event, std::int64_t token_id, st
   }
   const pricing::token_usage usage{row.input_tokens, row.output_tokens, row.cache_read_tokens,
                                    row.cache_write_tokens, row.reasoning_tokens};
-  if (auto quote = prices.quote(row.provider, row.model, row.ts_us, usage)) {
-    row.cost_nusd = quote->cost;
-    row.cost_source = "server";
-    row.price_ref = std::move(quote->price_ref);
-  } else {
-    row.cost_nusd = 0;
-    row.cost_source = "unpriced";
-  }
+  auto priced = price_event(prices, row.provider, row.model, row.ts_us, usage);
+  row.cost_nusd = priced.cost_nusd;
+  row.cost_source = std::move(priced.cost_source);
+  row.price_ref = std::move(priced.price_ref);
   return row;
 }
 

@@ -1,5 +1,6 @@
 #include "cg/server/application.hpp"
 
+#include "commands.hpp"
 #include "handlers.hpp"
 #include "http_session.hpp"
 #include "read_pool.hpp"
@@ -180,6 +181,7 @@ int serve(config cfg) {
 }  // namespace
 
 int run_server(int argc, const char* const* argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "reprice") return run_reprice_command(argc - 1, argv + 1);
   command_line cli;
   try {
     cli = parse_command_line(argc, argv);

@@ -203,7 +203,8 @@ config load_config(const command_line& cli, const std::map<std::string, std::str
 std::string help_text() {
   std::string out =
       "cost-guardian: LLM usage and cost gateway\n\n"
-      "Usage: cost-guardian [options]\n\n"
+      "Usage: cost-guardian [options]              run the server\n"
+      "       cost-guardian reprice --help         recompute stored server-side costs with today's table\n\n"
       "Every option can also be set as an environment variable or in a .env file (flags win, then the\n"
       "environment, then the .env file).\n\n"
       "  --help                 this text\n"

@@ -1,0 +1,131 @@
+#include "commands.hpp"
+
+#include "cg/ingest/reprice.hpp"
+#include "cg/ingest/validation.hpp"
+#include "cg/pricing/money.hpp"
+#include "cg/pricing/price_table.hpp"
+#include "cg/server/config.hpp"
+#include "cg/storage/schema.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace cg::server {
+
+namespace {
+
+std::map<std::string, std::string> environment_map() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string_view entry(*e);
+    if (const auto eq = entry.find('='); eq != std::string_view::npos)
+      env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return env;
+}
+
+constexpr std::int64_t day_us = 86'400'000'000;
+
+/// A bare date as an end bound includes that whole day, as /data's `end` does.
+std::int64_t parse_bound(const std::string& name, const std::string& text, bool is_end) {
+  const auto us = ingest::parse_timestamp(text);
+  if (!us) throw config_error(fmt::format("{} must be a date (YYYY-MM-DD) or an ISO-8601 time, got '{}'", name, text));
+  return is_end && text.size() == 10 ? *us + day_us : *us;
+}
+
+}  // namespace
+
+int run_reprice_command(int argc, const char* const* argv) {
+  std::optional<std::string> start, end;
+  std::optional<std::int64_t> token;
+  bool dry_run = false;
+  std::vector<const char*> rest{argv[0]};
+  try {
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      auto value = [&](const std::string& flag) -> std::string {
+        if (const auto eq = arg.find('='); eq != std::string::npos) return arg.substr(eq + 1);
+        if (i + 1 >= argc) throw config_error(flag + " needs a value");
+        return argv[++i];
+      };
+      if (arg == "--dry-run") {
+        dry_run = true;
+      } else if (arg.starts_with("--start")) {
+        start = value("--start");
+      } else if (arg.starts_with("--end")) {
+        end = value("--end");
+      } else if (arg.starts_with("--token")) {
+        const std::string text = value("--token");
+        std::int64_t id = 0;
+        const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+        if (ec != std::errc{} || ptr != text.data() + text.size() || id <= 0)
+          throw config_error(fmt::format("--token must be a tracking token id, got '{}'", text));
+        token = id;
+      } else if (arg == "--help" || arg == "-h") {
+        std::puts(
+            "Usage: cost-guardian reprice --start DATE --end DATE [--token ID] [--dry-run] [settings...]\n\n"
+            "Recomputes the cost of stored server-priced (and unpriced) events whose time is in [start, end] with the\n"
+            "price table in force now (PRICING_FILE or the embedded one), in batches, and prints one JSON line per\n"
+            "changed event and a summary line. Costs the client supplied are never touched. A bare end date includes\n"
+            "that whole day. --dry-run reports without writing. Settings flags (--db, --data-dir, --pricing-file,\n"
+            "--env-file ...) are those of the server; see cost-guardian --help.");
+        return 0;
+      } else {
+        rest.push_back(argv[i]);
+      }
+    }
+    if (!start || !end) throw config_error("reprice needs --start and --end");
+    const auto start_us = parse_bound("--start", *start, false);
+    const auto end_us = parse_bound("--end", *end, true);
+    if (start_us >= end_us) throw config_error("--start must be before --end");
+
+    const auto cli = parse_command_line(static_cast<int>(rest.size()), rest.data());
+    const auto cfg = load_config(cli, environment_map());
+    if (!std::filesystem::exists(cfg.db_path))
+      throw config_error(fmt::format("no database at {}", cfg.db_path.string()));
+    auto table = cfg.pricing_file.empty() ? pricing::price_table::embedded()
+                                          : pricing::price_table::from_file(cfg.pricing_file);
+    auto db = storage::open_database(cfg.db_path,
+                                     cfg.durability_full ? storage::durability::full : storage::durability::normal);
+
+    ingest::reprice_options options{start_us, end_us, token, dry_run, 1000};
+    const auto report = ingest::reprice_events(db, *table, options, [](const ingest::reprice_change& c) {
+      boost::json::object line{{"id", c.id},
+                                {"old_cost_usd", pricing::format_usd(c.old_cost_nusd)},
+                                {"new_cost_usd", pricing::format_usd(c.new_cost_nusd)},
+                                {"old_cost_source", c.old_source},
+                                {"new_cost_source", c.new_source},
+                                {"old_price_ref", c.old_price_ref},
+                                {"new_price_ref", c.new_price_ref}};
+      std::cout << boost::json::serialize(line) << '\n';
+    });
+    boost::json::object summary{{"event", dry_run ? "reprice_dry_run" : "repriced"},
+                                {"pricing", table->source()},
+                                {"start", ingest::format_timestamp(start_us)},
+                                {"end", ingest::format_timestamp(end_us)},
+                                {"examined", report.examined},
+                                {"changed", report.changed},
+                                {"old_total_usd", pricing::format_usd(report.old_total_nusd)},
+                                {"new_total_usd", pricing::format_usd(report.new_total_nusd)}};
+    if (token) summary["token_id"] = *token;
+    std::cout << boost::json::serialize(summary) << std::endl;
+    return 0;
+  } catch (const config_error& e) {
+    std::fprintf(stderr, "cost-guardian reprice: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cost-guardian reprice: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace cg::server

@@ -1,0 +1,9 @@
+#pragma once
+// The binary's subcommands besides serving: `cost-guardian price` and `cost-guardian reprice`.
+
+namespace cg::server {
+
+/// `cost-guardian reprice --start DATE --end DATE [--token ID] [--dry-run] [settings flags]`.
+int run_reprice_command(int argc, const char* const* argv);
+
+}  // namespace cg::server

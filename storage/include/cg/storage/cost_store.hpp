@@ -1,0 +1,61 @@
+#pragma once
+/// Reading stored events' pricing inputs and rewriting their costs, for `cost-guardian reprice`.
+
+#include "cg/storage/database.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace cg::storage {
+
+/// What a stored event's cost was computed from, and the cost it has now.
+struct priced_event {
+  std::int64_t id = 0;
+  std::int64_t ts_us = 0;
+  std::string provider;
+  std::string model;
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+  std::int64_t cache_read_tokens = 0;
+  std::int64_t cache_write_tokens = 0;
+  std::int64_t reasoning_tokens = 0;
+  std::int64_t cost_nusd = 0;
+  std::string cost_source;
+  std::string price_ref;
+};
+
+struct cost_update {
+  std::int64_t id = 0;
+  std::int64_t cost_nusd = 0;
+  std::string cost_source;  ///< "server" or "unpriced"
+  std::string price_ref;
+};
+
+/// Which events a reprice looks at: `[start_us, end_us)` by event time, optionally one token, and never a cost the
+/// client supplied (only `server` and `unpriced` rows are read).
+struct reprice_filter {
+  std::int64_t start_us = 0;
+  std::int64_t end_us = 0;
+  std::optional<std::int64_t> token_id;
+};
+
+/// Thread-safety: none, like its connection.
+class cost_store {
+ public:
+  explicit cost_store(database& db);
+
+  /// Up to `limit` events with id > `after_id` matching `filter`, in id order (keyset paging: constant cost per page).
+  std::vector<priced_event> next_page(const reprice_filter& filter, std::int64_t after_id, std::size_t limit);
+
+  /// Rewrites the given rows' costs in one transaction. Rows whose cost_source is `client` are never touched, even
+  /// if asked. Returns how many rows changed.
+  std::int64_t apply(std::span<const cost_update> updates);
+
+ private:
+  database& db_;
+};
+
+}  // namespace cg::storage

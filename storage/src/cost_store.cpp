@@ -1,0 +1,55 @@
+#include "cg/storage/cost_store.hpp"
+
+namespace cg::storage {
+
+cost_store::cost_store(database& db) : db_(db) {}
+
+std::vector<priced_event> cost_store::next_page(const reprice_filter& filter, std::int64_t after_id,
+                                                std::size_t limit) {
+  statement query(db_,
+                  "SELECT id, ts, provider, model, input_tokens, output_tokens, cache_read_tokens, "
+                  "cache_write_tokens, reasoning_tokens, cost_nusd, cost_source, coalesce(price_ref, '') "
+                  "FROM usage_events "
+                  "WHERE id > ?1 AND ts >= ?2 AND ts < ?3 AND (?4 IS NULL OR token_id = ?4) "
+                  "AND cost_source IN ('server', 'unpriced') "
+                  "ORDER BY id LIMIT ?5");
+  query.bind(1, after_id).bind(2, filter.start_us).bind(3, filter.end_us).bind(4, filter.token_id);
+  query.bind(5, static_cast<std::int64_t>(limit));
+  std::vector<priced_event> page;
+  while (query.step()) {
+    priced_event e;
+    e.id = query.column_int64(0);
+    e.ts_us = query.column_int64(1);
+    e.provider = query.column_text(2);
+    e.model = query.column_text(3);
+    e.input_tokens = query.column_int64(4);
+    e.output_tokens = query.column_int64(5);
+    e.cache_read_tokens = query.column_int64(6);
+    e.cache_write_tokens = query.column_int64(7);
+    e.reasoning_tokens = query.column_int64(8);
+    e.cost_nusd = query.column_int64(9);
+    e.cost_source = query.column_text(10);
+    e.price_ref = query.column_text(11);
+    page.push_back(std::move(e));
+  }
+  return page;
+}
+
+std::int64_t cost_store::apply(std::span<const cost_update> updates) {
+  if (updates.empty()) return 0;
+  transaction tx(db_);
+  statement update(db_,
+                   "UPDATE usage_events SET cost_nusd = ?1, cost_source = ?2, price_ref = ?3 "
+                   "WHERE id = ?4 AND cost_source <> 'client'");
+  std::int64_t changed = 0;
+  for (const auto& u : updates) {
+    update.bind(1, u.cost_nusd).bind(2, u.cost_source).bind(3, u.price_ref).bind(4, u.id);
+    update.step();
+    changed += db_.changes();
+    update.reset();
+  }
+  tx.commit();
+  return changed;
+}
+
+}  // namespace cg::storage
