@@ -47,6 +47,30 @@ std::map<std::string, std::string> process_environment() {
   return env;
 }
 
+/// SIGHUP: load the price table again (PRICING_FILE, or the embedded one) off the IO threads and swap it in
+/// atomically; requests in flight keep the table they started with. A table that fails to load changes nothing.
+void reload_prices_on_sighup(net::signal_set& hup, read_pool& reads, const config& cfg,
+                             std::atomic<std::shared_ptr<const pricing::price_table>>& prices) {
+  hup.async_wait([&hup, &reads, &cfg, &prices](boost::system::error_code ec, int) {
+    if (ec) return;
+    reads.post([&cfg, &prices](storage::database&) {
+      try {
+        auto table = cfg.pricing_file.empty() ? pricing::price_table::embedded()
+                                              : pricing::price_table::from_file(cfg.pricing_file);
+        prices.store(table, std::memory_order_release);
+        log().write("info", "pricing_reloaded",
+                    {field("pricing", table->source()),
+                     field("models", static_cast<std::int64_t>(table->model_count()))},
+                    true);
+      } catch (const std::exception& e) {
+        log().write("error", "pricing_reload_failed",
+                    {field("error", e.what()), field("pricing", prices.load()->source())}, true);
+      }
+    });
+    reload_prices_on_sighup(hup, reads, cfg, prices);
+  });
+}
+
 void flush_logs_periodically(net::steady_timer& timer) {
   timer.expires_after(std::chrono::milliseconds(200));
   timer.async_wait([&timer](boost::system::error_code ec) {
@@ -142,6 +166,8 @@ int serve(config cfg) {
   signals.async_wait([&stop_signal](boost::system::error_code sec, int number) {
     if (!sec) stop_signal.set_value(number);
   });
+  net::signal_set hangup(ioc, SIGHUP);
+  reload_prices_on_sighup(hangup, reads, cfg, prices);
   net::steady_timer log_timer(ioc);
   flush_logs_periodically(log_timer);
   accept->run();

@@ -150,14 +150,16 @@ void handle_health(services& s, const request_ptr& ctx, const responder& respond
   };
   auto st = std::make_shared<state>(s.ioc);
   const auto started = s.started_at;
-  auto finish = [st, respond, rid = ctx->request_id, started](bool ok, std::string reason) {
+  const auto table = s.prices.load(std::memory_order_acquire);
+  json::object pricing_info{{"source", table->source()}, {"models", table->model_count()}};
+  auto finish = [st, respond, rid = ctx->request_id, started, pricing_info](bool ok, std::string reason) {
     if (st->answered.exchange(true)) return;
     // finish() runs on the writer or a read thread; the timer belongs to the IO threads, so cancel it there.
     net::post(st->timer.get_executor(), [st] { st->timer.cancel(); });
     const auto uptime =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - started).count();
     json::object body{{"timestamp", ingest::format_timestamp(now_us())}, {"version", CG_VERSION},
-                      {"uptime_s", uptime}};
+                      {"uptime_s", uptime}, {"pricing", pricing_info}};
     if (ok) {
       body["status"] = "healthy";
       respond(json_ok(http::status::ok, body));
