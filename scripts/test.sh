@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine to the whole test suite: installs what is missing, builds with warnings
-# as errors, and runs every unit and integration test through ctest.
-#   scripts/test.sh           the ci build (RelWithDebInfo, -Werror)
-#   scripts/test.sh --asan    the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
+# as errors, and runs every unit and integration test through ctest; then the same suite again on the
+# AddressSanitizer + UndefinedBehaviorSanitizer build, so the sanitizer build stays green too.
+#   scripts/test.sh           both: the ci build (RelWithDebInfo, -Werror), then the asan build
+#   scripts/test.sh --fast    the ci build only
+#   scripts/test.sh --asan    the asan build only
+#   scripts/test.sh --tsan    the ThreadSanitizer build only
 set -euo pipefail
 cd "$(dirname "$0")/.."
-preset=ci
+presets=(ci asan)
 case "${1:-}" in
   "") ;;
-  --asan) preset=asan ;;
-  --tsan) preset=tsan ;;
+  --fast) presets=(ci) ;;
+  --asan) presets=(asan) ;;
+  --tsan) presets=(tsan) ;;
   *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
 esac
 scripts/setup.sh --test
-scripts/build.sh "$preset"
-ctest --preset "$preset" --output-on-failure -j2
+for preset in "${presets[@]}"; do
+  echo "== $preset build ==" >&2
+  scripts/build.sh "$preset"
+  ctest --preset "$preset" --output-on-failure -j2
+done
