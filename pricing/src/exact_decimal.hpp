@@ -11,6 +11,7 @@ namespace cg::pricing::detail {
 // GCC and Clang provide __int128 on 64-bit targets; __extension__ keeps -Wpedantic quiet about it. A product of a
 // price mantissa (< 2^63) and a token count (< 2^63) always fits, which is what exact pricing needs.
 __extension__ typedef __int128 int128;
+__extension__ typedef unsigned __int128 uint128;
 
 /// A non-negative decimal as written in the price text: value = mantissa × 10^-scale, mantissa without trailing
 /// zeros when scale > 0 (so "1.50" and "1.5" are the same value and the same representation).

@@ -1,5 +1,7 @@
 #include "price_set.hpp"
 
+#include "exact_json.hpp"
+
 #include "cg/pricing/price_table.hpp"
 
 #include <boost/json/array.hpp>
@@ -7,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace cg::pricing::detail {
@@ -20,15 +23,45 @@ struct fraction {
   int128 denominator = 1;
 };
 
-exact_decimal read_decimal(const boost::json::value& value, const std::string& path) {
-  const auto* text = value.if_string();
-  if (text == nullptr) {
-    throw price_table_error(fmt::format("{}: a price must be a decimal string such as \"0.15\"", path));
+/// The decimal a price value stands for. The project's format writes prices as strings, exactly as the source
+/// wrote them. A data.json writes JSON numbers: integers are exact, and a double's shortest round-trip text is the
+/// source text for every value a shortest-round-trip writer (Python's json, JSON.stringify) produced, because the
+/// parser rounds each number correctly (see exact_json.hpp).
+exact_decimal read_decimal(const boost::json::value& value, price_syntax syntax, const std::string& path) {
+  std::string number_text;
+  std::string_view text;
+  if (syntax == price_syntax::decimal_strings) {
+    const auto* string = value.if_string();
+    if (string == nullptr) {
+      throw price_table_error(fmt::format("{}: a price must be a decimal string such as \"0.15\"", path));
+    }
+    text = std::string_view{*string};
+  } else {
+    if (value.is_int64()) {
+      number_text = std::to_string(value.get_int64());
+    } else if (value.is_uint64()) {
+      number_text = std::to_string(value.get_uint64());
+    } else if (value.is_double()) {
+      number_text = shortest_text(value.get_double());
+    } else {
+      throw price_table_error(fmt::format("{}: a price must be a JSON number", path));
+    }
+    text = number_text;
   }
   std::string why;
-  const auto parsed = parse_decimal(std::string_view{*text}, why);
-  if (!parsed) throw price_table_error(fmt::format("{}: price '{}' {}", path, std::string_view{*text}, why));
+  const auto parsed = parse_decimal(text, why);
+  if (!parsed) throw price_table_error(fmt::format("{}: price '{}' {}", path, text, why));
   return *parsed;
+}
+
+/// A tier start: a non-negative integer (an integral double too, as a lenient JSON reader would take it).
+std::int64_t read_tier_start(const boost::json::value& value, const std::string& path) {
+  if (value.is_int64() && value.get_int64() >= 0) return value.get_int64();
+  if (value.is_double()) {
+    const double d = value.get_double();
+    if (d >= 0 && d < 9.0e18 && std::floor(d) == d) return static_cast<std::int64_t>(d);
+  }
+  throw price_table_error(fmt::format("{}: must be a non-negative integer", path));
 }
 
 fraction to_fraction(const exact_decimal& rate, std::int64_t per, const std::string& path) {
@@ -50,8 +83,9 @@ fraction to_fraction(const exact_decimal& rate, std::int64_t per, const std::str
 
 }  // namespace
 
-price_set price_set::from_json(const boost::json::value& prices, const unit_registry& units,
+price_set price_set::from_json(const boost::json::value& prices, const price_reading& reading,
                                const std::string& path) {
+  const unit_registry& units = reading.units;
   const auto* object = prices.if_object();
   if (object == nullptr) throw price_table_error(fmt::format("{}: a price set must be an object", path));
 
@@ -65,13 +99,30 @@ price_set price_set::from_json(const boost::json::value& prices, const unit_regi
     const std::string_view price_key{key};
     const std::string price_path = fmt::format("{}.{}", path, price_key);
     const auto unit_index = units.find_price_key(price_key);
-    if (!unit_index) {
+    if (!unit_index && reading.syntax == price_syntax::decimal_strings) {
       // The file carries its own unit registry, so an unknown key is a broken file, not a newer feed.
       throw price_table_error(fmt::format("{}: unknown price key '{}'", path, price_key));
+    }
+    if (!unit_index) {
+      // A data.json newer than the compiled-in registry. Upstream clients ignore such a key, which under-prices,
+      // so the key is checked for shape, skipped, and reported for the server to log loudly.
+      if (!value.is_number() && !value.is_object()) {
+        throw price_table_error(fmt::format("{}: a price must be a JSON number or a tiered price", price_path));
+      }
+      if (reading.warnings != nullptr) {
+        reading.warnings->push_back(
+            fmt::format("{}: unknown price key '{}' ignored (not in the unit registry; the feed may be newer "
+                        "than this build, so this model may be under-priced)",
+                        path, price_key));
+      }
+      continue;
     }
     const std::int64_t per = units.at(*unit_index).per;
     pending rate{*unit_index, {}, {}};
     if (const auto* tiered = value.if_object()) {
+      if (reading.syntax == price_syntax::json_numbers && units.at(*unit_index).single_request) {
+        throw price_table_error(fmt::format("{}: a request fee cannot be tiered", price_path));
+      }
       for (const auto& field : *tiered) {
         const std::string_view name{field.key()};
         if (name != "base" && name != "tiers") {
@@ -83,7 +134,7 @@ price_set price_set::from_json(const boost::json::value& prices, const unit_regi
       if (base == nullptr || tiers == nullptr || !tiers->is_array()) {
         throw price_table_error(fmt::format("{}: a tiered price needs 'base' and a 'tiers' array", price_path));
       }
-      rate.base = to_fraction(read_decimal(*base, price_path + ".base"), per, price_path + ".base");
+      rate.base = to_fraction(read_decimal(*base, reading.syntax, price_path + ".base"), per, price_path + ".base");
       const auto& tier_list = tiers->get_array();
       for (std::size_t i = 0; i < tier_list.size(); ++i) {
         const std::string tier_path = fmt::format("{}.tiers[{}]", price_path, i);
@@ -96,16 +147,14 @@ price_set price_set::from_json(const boost::json::value& prices, const unit_regi
         if (start == nullptr || price == nullptr) {
           throw price_table_error(fmt::format("{}: a tier is an object with 'start' and 'price'", tier_path));
         }
-        if (!start->is_int64() || start->get_int64() < 0) {
-          throw price_table_error(fmt::format("{}.start: must be a non-negative integer", tier_path));
-        }
-        rate.tiers.emplace_back(start->get_int64(),
-                                to_fraction(read_decimal(*price, tier_path + ".price"), per, tier_path + ".price"));
+        rate.tiers.emplace_back(read_tier_start(*start, tier_path + ".start"),
+                                to_fraction(read_decimal(*price, reading.syntax, tier_path + ".price"), per,
+                                            tier_path + ".price"));
       }
       std::stable_sort(rate.tiers.begin(), rate.tiers.end(),
                        [](const auto& a, const auto& b) { return a.first < b.first; });
     } else {
-      rate.base = to_fraction(read_decimal(value, price_path), per, price_path);
+      rate.base = to_fraction(read_decimal(value, reading.syntax, price_path), per, price_path);
     }
     rates.push_back(std::move(rate));
   }
@@ -128,6 +177,7 @@ price_set price_set::from_json(const boost::json::value& prices, const unit_regi
     for (const auto& tier_rate : rate.tiers) include(tier_rate.second);
   }
   set.denominator_ = common;
+  set.find_power_of_ten();
   const auto coefficient = [&](const fraction& f) {
     int128 out = 0;
     if (!checked_mul(f.numerator, common / f.denominator, out)) {
@@ -139,6 +189,7 @@ price_set price_set::from_json(const boost::json::value& prices, const unit_regi
   for (const auto& rate : rates) {
     priced_unit pu;
     pu.unit = static_cast<std::uint16_t>(rate.unit);
+    pu.dir = units.at(rate.unit).dir;
     pu.single_request = units.at(rate.unit).single_request;
     pu.base = coefficient(rate.base);
     for (const auto& [start, tier_rate] : rate.tiers) pu.tiers.push_back(tier{start, coefficient(tier_rate)});
@@ -163,10 +214,40 @@ price_set price_set::from_json(const boost::json::value& prices, const unit_regi
   return set;
 }
 
-std::optional<nano_usd> price_set::cost(const unit_quantities& quantities) const noexcept {
+void price_set::find_power_of_ten() noexcept {
+  // denominator_ = 2^twos × 5^fives × rest. With rest = 1, multiplying by 2^(k−twos) × 5^(k−fives), k the larger
+  // exponent, makes it 10^k.
+  int128 rest = denominator_;
+  int twos = 0;
+  int fives = 0;
+  while (rest % 2 == 0) {
+    rest /= 2;
+    ++twos;
+  }
+  while (rest % 5 == 0) {
+    rest /= 5;
+    ++fives;
+  }
+  to_power_of_ten_ = 0;
+  if (rest != 1) return;
+  const int k = std::max(twos, fives);
+  int128 factor = 1;
+  for (int i = twos; i < k; ++i) {
+    if (!checked_mul(factor, 2, factor)) return;
+  }
+  for (int i = fives; i < k; ++i) {
+    if (!checked_mul(factor, 5, factor)) return;
+  }
+  to_power_of_ten_ = factor;
+  power_of_ten_exponent_ = k;
+}
+
+std::optional<nano_cost> price_set::cost(const unit_quantities& quantities) const noexcept {
   const std::int64_t threshold = quantities[threshold_unit_];
   std::array<int128, max_units> leaves{};
   int128 total = 0;
+  int128 input = 0;
+  int128 output = 0;
   for (std::size_t x = 0; x < priced_.size(); ++x) {
     const priced_unit& pu = priced_[x];
     int128 leaf = 1;  // requests: exactly one, whatever was reported
@@ -183,10 +264,18 @@ std::optional<nano_usd> price_set::cost(const unit_quantities& quantities) const
     }
     int128 term = 0;
     if (!checked_mul(rate, leaf, term) || !checked_add(total, term, total)) return std::nullopt;
+    // input and output are parts of total, so they cannot overflow when total did not.
+    if (pu.dir == direction::input) input += term;
+    if (pu.dir == direction::output) output += term;
   }
-  const int128 rounded = divide_round_half_even(total, denominator_);
-  if (rounded > std::numeric_limits<nano_usd>::max()) return std::nullopt;
-  return static_cast<nano_usd>(rounded);
+  const auto round = [this](int128 numerator) -> std::optional<nano_usd> {
+    const int128 rounded = divide_round_half_even(numerator, denominator_);
+    if (rounded > std::numeric_limits<nano_usd>::max()) return std::nullopt;
+    return static_cast<nano_usd>(rounded);
+  };
+  const auto rounded_total = round(total);
+  if (!rounded_total) return std::nullopt;
+  return nano_cost{*rounded_total, *round(input), *round(output)};
 }
 
 }  // namespace cg::pricing::detail

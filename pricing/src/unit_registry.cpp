@@ -78,6 +78,19 @@ unit_registry unit_registry::from_json(const boost::json::value& units, const st
     registry.units_.push_back(std::move(u));
   }
 
+  string_map<std::size_t> value_bits;
+  for (const auto& u : registry.units_) {
+    dimension_set set;
+    for (const auto& [name, value] : u.dimensions) {
+      const auto slot = value_bits.emplace(name + "=" + value, value_bits.size()).first;
+      if (slot->second >= max_dimension_values) {
+        throw price_table_error(fmt::format("{}: more than {} distinct dimension values", path, max_dimension_values));
+      }
+      set.set(slot->second);
+    }
+    registry.dimension_sets_.push_back(set);
+  }
+
   // Ancestry from dimension sets: A ⊂ B (both sorted, so std::includes works) and A ≠ B.
   registry.descendants_.resize(registry.units_.size());
   for (std::size_t a = 0; a < registry.units_.size(); ++a) {

@@ -18,6 +18,9 @@ namespace cg::pricing::detail {
 
 /// The registry has 59 units; the cap keeps per-quote scratch space on the stack and ancestor sets in a bitset.
 inline constexpr std::size_t max_units = 128;
+/// Distinct `dimension=value` pairs across the registry (about 30 today).
+inline constexpr std::size_t max_dimension_values = 128;
+using dimension_set = std::bitset<max_dimension_values>;
 
 enum class direction : std::uint8_t { none, input, output };
 
@@ -50,12 +53,15 @@ class unit_registry {
   std::optional<std::size_t> find_price_key(std::string_view price_key) const;
   /// A is an ancestor of B when A's dimension set is a strict subset of B's (B counts a part of what A counts).
   bool is_strict_ancestor(std::size_t a, std::size_t b) const { return descendants_.at(a).test(b); }
+  /// The unit's `dimension=value` pairs as a set: the join of two units is the union of their sets.
+  const dimension_set& dimensions_of(std::size_t index) const { return dimension_sets_.at(index); }
 
  private:
   std::vector<unit> units_;
   string_map<std::size_t> by_usage_key_;
   string_map<std::size_t> by_price_key_;
   std::vector<std::bitset<max_units>> descendants_;
+  std::vector<dimension_set> dimension_sets_;
 };
 
 }  // namespace cg::pricing::detail

@@ -57,6 +57,7 @@ void reload_prices_on_sighup(net::signal_set& hup, read_pool& reads, const confi
       try {
         auto table = cfg.pricing_file.empty() ? pricing::price_table::embedded()
                                               : pricing::price_table::from_file(cfg.pricing_file);
+        for (const auto& warning : table->warnings()) log().write("warn", "pricing_warning", {field("warning", warning)});
         prices.store(table, std::memory_order_release);
         log().write("info", "pricing_reloaded",
                     {field("pricing", table->source()),
@@ -152,6 +153,7 @@ int serve(config cfg) {
                field("env", cfg.production ? "production" : "development"), field("database", cfg.db_path.string()),
                field("pricing", table->source()), field("threads", static_cast<std::int64_t>(cfg.threads))},
               true);
+  for (const auto& warning : table->warnings()) log().write("warn", "pricing_warning", {field("warning", warning)});
   if (dev_keys) {
     // Development convenience only (never in production, never in the access log): the keys to paste.
     std::fprintf(stderr,
@@ -208,6 +210,7 @@ int serve(config cfg) {
 
 int run_server(int argc, const char* const* argv) {
   if (argc > 1 && std::string_view(argv[1]) == "reprice") return run_reprice_command(argc - 1, argv + 1);
+  if (argc > 1 && std::string_view(argv[1]) == "price") return run_price_command(argc - 1, argv + 1);
   command_line cli;
   try {
     cli = parse_command_line(argc, argv);

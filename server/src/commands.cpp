@@ -3,6 +3,7 @@
 #include "cg/ingest/reprice.hpp"
 #include "cg/ingest/validation.hpp"
 #include "cg/pricing/money.hpp"
+#include "cg/pricing/price_cli.hpp"
 #include "cg/pricing/price_table.hpp"
 #include "cg/server/config.hpp"
 #include "cg/storage/schema.hpp"
@@ -43,6 +44,35 @@ std::int64_t parse_bound(const std::string& name, const std::string& text, bool 
 }
 
 }  // namespace
+
+int run_price_command(int argc, const char* const* argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
+      std::puts(
+          "Usage: cost-guardian price [--pricing-file FILE] < requests.jsonl > prices.jsonl\n\n"
+          "Reads one JSON object per line until end of input and writes exactly one JSON line per input line, in\n"
+          "order, with the price of that usage under the table in force (PRICING_FILE, or the embedded table):\n"
+          "  in:  {\"id\", \"provider\"|\"provider_id\", \"provider_api_url\", \"model\", \"timestamp\", \"usage\": {key: n}}\n"
+          "  out: {\"id\", \"total_usd\", \"input_usd\", \"output_usd\", \"provider_id\", \"model_id\"[, \"error\"]}\n"
+          "Amounts are unrounded; null means no price is known. Logs go to stderr only.");
+      return 0;
+    }
+  }
+  try {
+    const auto cli = parse_command_line(argc, argv);
+    const auto cfg = load_config(cli, environment_map());
+    const auto table = cfg.pricing_file.empty() ? pricing::price_table::embedded()
+                                                : pricing::price_table::from_file(cfg.pricing_file);
+    std::ios::sync_with_stdio(false);
+    return pricing::run_price_cli(std::cin, std::cout, std::cerr, *table);
+  } catch (const config_error& e) {
+    std::fprintf(stderr, "cost-guardian price: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cost-guardian price: %s\n", e.what());
+    return 1;
+  }
+}
 
 int run_reprice_command(int argc, const char* const* argv) {
   std::optional<std::string> start, end;

@@ -3,6 +3,9 @@
 
 namespace cg::server {
 
+/// `cost-guardian price [settings flags]`: JSON lines on stdin → one JSON line of prices each on stdout.
+int run_price_command(int argc, const char* const* argv);
+
 /// `cost-guardian reprice --start DATE --end DATE [--token ID] [--dry-run] [settings flags]`.
 int run_reprice_command(int argc, const char* const* argv);
 

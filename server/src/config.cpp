@@ -204,6 +204,7 @@ std::string help_text() {
   std::string out =
       "cost-guardian: LLM usage and cost gateway\n\n"
       "Usage: cost-guardian [options]              run the server\n"
+      "       cost-guardian price --help           price JSON lines of usage from stdin (check any cost)\n"
       "       cost-guardian reprice --help         recompute stored server-side costs with today's table\n\n"
       "Every option can also be set as an environment variable or in a .env file (flags win, then the\n"
       "environment, then the .env file).\n\n"

@@ -1,5 +1,7 @@
 // Every public header of cg::pricing first, so each compiles on its own.
 #include "cg/pricing/money.hpp"
+#include "cg/pricing/price_calculation.hpp"
+#include "cg/pricing/price_cli.hpp"
 #include "cg/pricing/price_table.hpp"
 
 #include "pricing_test_support.hpp"

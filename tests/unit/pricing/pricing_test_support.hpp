@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,24 @@ inline std::int64_t utc_us(int year, unsigned month, unsigned day, int hour = 0,
   const sys_days date{std::chrono::year{year} / std::chrono::month{month} / std::chrono::day{day}};
   const auto at = date + hours{hour} + minutes{minute} + seconds{second} + microseconds{micros};
   return duration_cast<microseconds>(at.time_since_epoch()).count();
+}
+
+/// "YYYY-MM-DDTHH:MM:SS[.fff]Z" → unix microseconds (test inputs only; nullopt for anything else).
+inline std::optional<std::int64_t> parse_utc(std::string_view text) {
+  const auto number = [&](std::size_t pos, std::size_t count) {
+    int value = 0;
+    for (std::size_t i = pos; i < pos + count; ++i) value = value * 10 + (text[i] - '0');
+    return value;
+  };
+  if (text.size() < 20 || text[4] != '-' || text[10] != 'T' || text.back() != 'Z') return std::nullopt;
+  int micros = 0;
+  if (text[19] == '.') {
+    std::size_t digits = 0;
+    for (std::size_t i = 20; i + 1 < text.size(); ++i, ++digits) micros = micros * 10 + (text[i] - '0');
+    for (; digits < 6; ++digits) micros *= 10;
+  }
+  return utc_us(number(0, 4), static_cast<unsigned>(number(5, 2)), static_cast<unsigned>(number(8, 2)),
+                number(11, 2), number(14, 2), number(17, 2), micros);
 }
 
 /// A unit registry with the units the synthetic tables use, copied from genai-prices' units.json.
