@@ -58,3 +58,24 @@ def test_pricing_file_is_used(tmp_path):
     out = price([req("acme", "acme-1", {"input_tokens": 1000, "output_tokens": 100})],
                 env={"PRICING_FILE": str(custom_table(tmp_path))})
     assert out[0]["total_usd"] == 0.0035 and out[0]["provider_id"] == "acme"
+
+
+def test_upstream_data_json_prices_like_the_embedded_table():
+    """PRICING_FILE may point straight at genai-prices' data.json: same answers as the table built from it."""
+    upstream = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "reference", "genai-prices",
+                            "data.json")
+    assert os.path.exists(upstream), upstream
+    models = ["gpt-4o-mini", "gpt-4.1", "o3", "claude-sonnet-4-5", "claude-opus-4-6", "gemini-2.5-pro",
+              "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "deepseek-chat", "grok-4", "mistral-large-latest",
+              "openai/gpt-4o", "no-such-model"]
+    providers = [None, "openai", "anthropic", "google", "bedrock", "azure", "openrouter", "deepseek", "xai"]
+    lines = []
+    for i, model in enumerate(models):
+        for j, provider in enumerate(providers):
+            usage = {"input_tokens": 1000 * (i + 1) + 250_000 * (j % 2), "output_tokens": 300 * (j + 1),
+                     "cache_read_tokens": 100 * j}
+            lines.append(req(f"{i}-{j}", model, usage, provider, ts=f"2026-0{1 + j % 9}-15T0{i % 10}:30:00Z"))
+    embedded = price(lines)
+    raw = price(lines, env={"PRICING_FILE": upstream})
+    assert raw == embedded
+    assert sum(1 for o in embedded if o["total_usd"] is not None) >= 25  # the sample really prices things
