@@ -139,11 +139,13 @@ void group_commit_writer::commit(storage::event_store& store, std::vector<pendin
 
   std::vector<storage::insert_outcome> outcomes;
   std::string error;
+  const auto began = std::chrono::steady_clock::now();
   try {
     outcomes = store.commit_batch(rows);
   } catch (const std::exception& e) {
     error = e.what();
   }
+  if (opts_.observe) opts_.observe(batch_report{rows.size(), std::chrono::steady_clock::now() - began, error.empty()});
 
   {
     std::lock_guard lock(mutex_);

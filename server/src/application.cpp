@@ -3,6 +3,9 @@
 #include "commands.hpp"
 #include "handlers.hpp"
 #include "http_session.hpp"
+#include "metrics_route.hpp"
+#include "openapi.hpp"
+#include "pipeline.hpp"
 #include "read_pool.hpp"
 #include "router.hpp"
 
@@ -122,23 +125,36 @@ int serve(config cfg) {
   policy.max_connections = cfg.max_connections;
   policy.access_log = cfg.access_log;
   router routes;
+  // The cross-cutting steps every request passes (pipeline.hpp), declared here for the same reason as the routes.
+  metrics_registry metrics;
+  rate_limits limits({.admin = {cfg.rate_limit_rpm, cfg.rate_limit_burst},
+                      .ingest = {cfg.ingest_rpm, cfg.ingest_burst},
+                      .exempt = cfg.rate_limit_exempt});
+  request_pipeline pipeline(routes, cfg, limits, metrics);
 
   net::io_context ioc(static_cast<int>(cfg.threads));
   // A batch's answers reach the IO threads in one post; each then goes to its own session's strand from there.
   ingest::group_commit_writer writer(
       std::move(write_db),
       {cfg.writer_max_batch, cfg.writer_max_delay, cfg.writer_queue_capacity,
-       [&ioc](std::function<void()> notify) { net::post(ioc, std::move(notify)); }});
+       [&ioc](std::function<void()> notify) { net::post(ioc, std::move(notify)); },
+       [&metrics](const ingest::batch_report& b) { metrics.record_batch(b.rows, b.commit_time); }});
   read_pool reads(cfg.db_path, cfg.read_threads);
-  services svc{cfg, tokens, writer, reads, prices, ioc, std::chrono::system_clock::now()};
+  services svc{cfg, tokens, writer, reads, prices, ioc, std::chrono::system_clock::now(), limits, metrics};
   register_routes(routes, svc);
+  register_metrics_route(routes, svc);
+  register_openapi_route(routes, {.version = CG_VERSION,
+                                  .admin_limited = limits.config().admin.enabled(),
+                                  .ingest_limited = limits.config().ingest.enabled(),
+                                  .exempt = [&limits](std::string_view path) { return limits.exempt(path); }});
+  pipeline.seal();  // after the last route: sizes the per-route metrics
 
   boost::system::error_code ec;
   const auto address = net::ip::make_address(cfg.host, ec);
   if (ec) throw config_error(fmt::format("HOST '{}' is not an IP address", cfg.host));
   std::shared_ptr<listener> accept;
   try {
-    accept = std::make_shared<listener>(ioc, net::ip::tcp::endpoint(address, cfg.port), routes, policy);
+    accept = std::make_shared<listener>(ioc, net::ip::tcp::endpoint(address, cfg.port), pipeline, policy);
   } catch (const boost::system::system_error& e) {
     throw config_error(fmt::format("cannot listen on {}:{}: {}", cfg.host, cfg.port, e.code().message()));
   }
@@ -153,6 +169,9 @@ int serve(config cfg) {
                field("env", cfg.production ? "production" : "development"), field("database", cfg.db_path.string()),
                field("pricing", table->source()), field("threads", static_cast<std::int64_t>(cfg.threads))},
               true);
+  // After the first line (which tests and scripts parse): a route registered without its route_doc.
+  for (const auto& problem : openapi_problems(routes))
+    log().write("warn", "openapi_incomplete", {field("problem", problem)}, true);
   for (const auto& warning : table->warnings()) log().write("warn", "pricing_warning", {field("warning", warning)});
   if (dev_keys) {
     // Development convenience only (never in production, never in the access log): the keys to paste.

@@ -1,5 +1,8 @@
 #include "cg/server/config.hpp"
 
+#include "client_address.hpp"
+#include "cors.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -7,6 +10,7 @@
 #include <charconv>
 #include <fstream>
 #include <thread>
+#include <tuple>
 
 namespace cg::server {
 
@@ -28,6 +32,17 @@ const std::vector<setting_info>& settings() {
       {"BODY_TIMEOUT_MS", "--body-timeout-ms", "30000", "time to receive a request's body"},
       {"IDLE_TIMEOUT_MS", "--idle-timeout-ms", "60000", "keep-alive: how long an idle connection is kept"},
       {"MAX_CONNECTIONS", "--max-connections", "10000", "open connections at most; more are closed at once"},
+      {"ALLOWED_ORIGINS", "--allowed-origins", "",
+       "browser origins allowed by CORS (comma list, * for any); empty: any in development, none in production"},
+      {"RATE_LIMIT_RPM", "--rate-limit-rpm", "600",
+       "admin and public requests per minute per admin key (per client address without the key); 0 = off"},
+      {"RATE_LIMIT_BURST", "--rate-limit-burst", "120", "admin requests allowed at once (token bucket size)"},
+      {"RATE_LIMIT_EXEMPT", "--rate-limit-exempt", "/ping,/health,/dashboard",
+       "paths never rate-limited (comma list; each also covers the paths below it)"},
+      {"INGEST_RPM", "--ingest-rpm", "600000", "ingested events per minute per tracking token; 0 = off"},
+      {"INGEST_BURST", "--ingest-burst", "20000", "events a tracking token may send at once (token bucket size)"},
+      {"TRUSTED_PROXIES", "--trusted-proxies", "",
+       "reverse proxies (comma list of IPs or CIDRs) whose X-Forwarded-For names the client; empty: trust none"},
       {"WRITER_MAX_BATCH", "--writer-max-batch", "1000", "events per database transaction at most"},
       {"WRITER_MAX_DELAY_US", "--writer-max-delay-us", "0",
        "how long a batch may wait for more events (0: commit what is waiting at once)"},
@@ -38,6 +53,9 @@ const std::vector<setting_info>& settings() {
       {"ACCESS_LOG", "--access-log", "on", "on | off: one log line per request"},
       {"LOG_FORMAT", "--log-format", "json", "json | logfmt"},
       {"PUBLIC_URL", "--public-url", "", "base URL printed for the dashboard (default http://HOST:PORT)"},
+      {"PROJECT_PATTERNS", "--project-patterns", "",
+       "glob=project list (billing-*=billing,*-prod=prod): the project of events that name none, from the token "
+       "label, else session_id; applied in reports, not stored"},
   };
   return all;
 }
@@ -73,6 +91,47 @@ bool parse_switch(const std::string& name, const std::string& text) {
   if (v == "on" || v == "1" || v == "true" || v == "yes") return true;
   if (v == "off" || v == "0" || v == "false" || v == "no") return false;
   throw config_error(fmt::format("{} must be on or off, got '{}'", name, text));
+}
+
+std::vector<std::string> comma_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const auto comma = std::min(text.find(',', pos), text.size());
+    if (auto entry = trim(std::string_view(text).substr(pos, comma - pos)); !entry.empty()) out.push_back(entry);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+// CORS, rate limits and proxies (see docs/api.md, "Rate limits" and "CORS").
+void parse_cross_cutting(std::map<std::string, std::string>& v, config& c) {
+  c.allowed_origins = comma_list(v["ALLOWED_ORIGINS"]);
+  for (const auto& origin : c.allowed_origins)
+    if (auto problem = origin_entry_problem(origin); !problem.empty())
+      throw config_error(fmt::format("ALLOWED_ORIGINS: {}", problem));
+
+  const auto limit = [&](const char* rpm_name, const char* burst_name) {
+    const auto rpm = parse_int<std::uint32_t>(rpm_name, v[rpm_name], 0, 60'000'000);
+    const auto burst = parse_int<std::uint32_t>(burst_name, v[burst_name], 0, 1'000'000);
+    if (rpm > 0 && burst == 0)
+      throw config_error(fmt::format("{} must be at least 1 while {} is on ({}); set {}=0 to switch the limit off",
+                                     burst_name, rpm_name, rpm, rpm_name));
+    return std::pair{rpm, burst};
+  };
+  std::tie(c.rate_limit_rpm, c.rate_limit_burst) = limit("RATE_LIMIT_RPM", "RATE_LIMIT_BURST");
+  std::tie(c.ingest_rpm, c.ingest_burst) = limit("INGEST_RPM", "INGEST_BURST");
+
+  c.rate_limit_exempt = comma_list(v["RATE_LIMIT_EXEMPT"]);
+  for (const auto& path : c.rate_limit_exempt)
+    if (path.front() != '/')
+      throw config_error(fmt::format("RATE_LIMIT_EXEMPT: '{}' is not a path (it must begin with /)", path));
+
+  c.trusted_proxies = comma_list(v["TRUSTED_PROXIES"]);
+  for (const auto& entry : c.trusted_proxies)
+    if (!ip_network::parse(entry))
+      throw config_error(
+          fmt::format("TRUSTED_PROXIES: '{}' is not an IP address or CIDR block (e.g. 10.0.0.0/8, ::1)", entry));
 }
 
 }  // namespace
@@ -177,6 +236,7 @@ config load_config(const command_line& cli, const std::map<std::string, std::str
   c.idle_timeout =
       std::chrono::milliseconds(parse_int<std::int64_t>("IDLE_TIMEOUT_MS", v["IDLE_TIMEOUT_MS"], 1, 3'600'000));
   c.max_connections = parse_int<std::size_t>("MAX_CONNECTIONS", v["MAX_CONNECTIONS"], 1, 1'000'000);
+  parse_cross_cutting(v, c);
   c.writer_max_batch = parse_int<std::size_t>("WRITER_MAX_BATCH", v["WRITER_MAX_BATCH"], 1, 100'000);
   c.writer_max_delay = std::chrono::microseconds(
       parse_int<std::int64_t>("WRITER_MAX_DELAY_US", v["WRITER_MAX_DELAY_US"], 0, 1'000'000));
@@ -189,6 +249,11 @@ config load_config(const command_line& cli, const std::map<std::string, std::str
   if (c.log_format != "json" && c.log_format != "logfmt")
     throw config_error(fmt::format("LOG_FORMAT must be json or logfmt, got '{}'", c.log_format));
   c.public_url = v["PUBLIC_URL"];
+  try {
+    c.project_patterns = storage::parse_project_rules(v["PROJECT_PATTERNS"]);
+  } catch (const std::invalid_argument& e) {
+    throw config_error(e.what());
+  }
 
   if (c.production) {
     std::vector<std::string> missing;

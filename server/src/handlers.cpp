@@ -1,5 +1,9 @@
 #include "handlers.hpp"
 
+#include "admin_handlers.hpp"
+#include "handler_support.hpp"
+#include "pipeline.hpp"
+
 #include "cg/ingest/event_row.hpp"
 #include "cg/ingest/validation.hpp"
 #include "cg/server/log.hpp"
@@ -26,30 +30,9 @@ std::int64_t now_us() {
       .count();
 }
 
-response json_ok(http::status status, const json::value& body) {
-  return json_response(status, json::serialize(body));
-}
-
 json::value optional_time(const std::optional<std::int64_t>& us) {
   if (!us) return nullptr;
   return json::value(ingest::format_timestamp(*us));
-}
-
-// Keys are compared in constant time; which header carried a wrong key is never logged.
-bool admin_authorized(const services& s, const request& req) {
-  const auto api_key = req["X-API-Key"];
-  if (!api_key.empty()) return constant_time_equal(api_key, s.cfg.api_key);
-  const auto auth = req[http::field::authorization];
-  if (auth.size() > 7 && boost::beast::iequals(auth.substr(0, 7), "Bearer "))
-    return constant_time_equal(auth.substr(7), s.cfg.api_key);
-  return false;
-}
-
-bool require_admin(const services& s, const request_ptr& ctx, const responder& respond) {
-  if (admin_authorized(s, ctx->req)) return true;
-  respond(json_error(http::status::unauthorized, "missing or invalid admin key (X-API-Key or Authorization: Bearer)",
-                     ctx->request_id));
-  return false;
 }
 
 // JSON bodies: a declared Content-Type must be JSON (415 otherwise); none at all is read as JSON, as curl users
@@ -198,11 +181,11 @@ void respond_validation(const request_ptr& ctx, const responder& respond, const 
   respond(json_error(static_cast<http::status>(err.status), err.message, ctx->request_id, err.field));
 }
 
-void handle_ingest(services& s, const request_ptr& ctx, const responder& respond) {
-  if (!constant_time_equal(ctx->req["X-Ingest-Key"], s.cfg.ingest_key)) {
-    respond(json_error(http::status::unauthorized, "missing or invalid X-Ingest-Key", ctx->request_id));
-    return;
-  }
+// What /ingest and the legacy /log share once the caller is authenticated: parse and validate the body, resolve
+// the tracking token, price, and answer after the writer committed. `source` is stored with the row; `extra` is
+// added to the success bodies.
+void store_usage_event(services& s, const request_ptr& ctx, const responder& respond, std::string source,
+                       const json::object& extra) {
   if (!require_json(ctx, respond)) return;
 
   const auto received = now_us();
@@ -220,24 +203,30 @@ void handle_ingest(services& s, const request_ptr& ctx, const responder& respond
                        ctx->request_id, "tracking_token"));
     return;
   }
+  // Per tracking token, only once the token is known to exist: made-up tokens never create buckets.
+  if (!admit_ingest(s.limits, ctx, event.tracking_token, respond)) return;
 
   auto row = ingest::make_event_row(std::move(event), token->id, received, *s.prices.load(std::memory_order_acquire),
-                                    "ingest");
+                                    std::move(source));
   const auto cost = row.cost_nusd;
   const auto cost_source = row.cost_source;
 
   const auto status = s.writer.submit(
-      std::move(row), [ctx, respond, cost, cost_source](const ingest::write_outcome& outcome) {
+      std::move(row), [ctx, respond, cost, cost_source, extra](const ingest::write_outcome& outcome) {
+        const auto with_extra = [&extra](json::object body) {
+          for (const auto& [key, value] : extra) body[key] = value;
+          return body;
+        };
         switch (outcome.result) {
           case ingest::write_outcome::status::created:
-            respond(json_ok(http::status::created, json::object{{"ok", true},
-                                                                {"id", outcome.id},
-                                                                {"cost_usd", pricing::to_double_usd(cost)},
-                                                                {"cost_usd_exact", pricing::format_usd(cost)},
-                                                                {"cost_source", cost_source}}));
+            respond(json_ok(http::status::created, with_extra({{"ok", true},
+                                                               {"id", outcome.id},
+                                                               {"cost_usd", pricing::to_double_usd(cost)},
+                                                               {"cost_usd_exact", pricing::format_usd(cost)},
+                                                               {"cost_source", cost_source}})));
             return;
           case ingest::write_outcome::status::duplicate:
-            respond(json_ok(http::status::ok, json::object{{"ok", true}, {"duplicate", true}, {"id", outcome.id}}));
+            respond(json_ok(http::status::ok, with_extra({{"ok", true}, {"duplicate", true}, {"id", outcome.id}})));
             return;
           case ingest::write_outcome::status::storage_failed:
             log().write("error", "commit_failed", {field("request_id", ctx->request_id), field("error", outcome.error)});
@@ -252,6 +241,28 @@ void handle_ingest(services& s, const request_ptr& ctx, const responder& respond
   } else if (status == ingest::submit_status::stopped) {
     respond(json_error(http::status::service_unavailable, "server is shutting down; retry", ctx->request_id));
   }
+}
+
+void handle_ingest(services& s, const request_ptr& ctx, const responder& answer) {
+  const auto respond = counting_ingest_outcome(s.metrics, answer);  // every answer counts: 401 is ingest_bad_auth
+  if (!constant_time_equal(ctx->req["X-Ingest-Key"], s.cfg.ingest_key)) {
+    respond(json_error(http::status::unauthorized, "missing or invalid X-Ingest-Key", ctx->request_id));
+    return;
+  }
+  store_usage_event(s, ctx, respond, "ingest", {});
+}
+
+// The seed's deprecated endpoint: the admin key instead of the ingest key, otherwise exactly /ingest (the body names
+// its tracking token, or X-Tracking-Token does). Every answer carries `Deprecation: true` and a Link to /ingest.
+void handle_log(services& s, const request_ptr& ctx, const responder& respond) {
+  const responder deprecated = [respond](response res) {
+    res.set("Deprecation", "true");
+    res.set(http::field::link, "</ingest>; rel=\"successor-version\"");
+    respond(std::move(res));
+  };
+  if (!require_admin(s, ctx, deprecated)) return;
+  store_usage_event(s, ctx, deprecated, "log",
+                    {{"warning", "POST /log is deprecated: send events to POST /ingest with X-Ingest-Key"}});
 }
 
 // ---- tracking tokens ----------------------------------------------------------------------------------------
@@ -343,17 +354,40 @@ void handle_delete_token(services& s, const request_ptr& ctx, const responder& r
 
 void register_routes(router& routes, services& s) {
   using http::verb;
-  routes.add(verb::get, "/ping", handle_ping);
-  routes.add(verb::get, "/health", [&s](const request_ptr& c, const responder& r) { handle_health(s, c, r); });
-  routes.add(verb::post, "/ingest", [&s](const request_ptr& c, const responder& r) { handle_ingest(s, c, r); });
+  routes.add(verb::get, "/ping", handle_ping,
+             {.summary = "Liveness", .auth = route_auth::none, .responses = "200:Pong"});
+  routes.add(verb::get, "/health", [&s](const request_ptr& c, const responder& r) { handle_health(s, c, r); },
+             {.summary = "Health: the writer commits and a read connection reads within 2 s",
+              .auth = route_auth::none,
+              .responses = "200:Health 503:Health"});
+  routes.add(verb::post, "/ingest", [&s](const request_ptr& c, const responder& r) { handle_ingest(s, c, r); },
+             {.summary = "Store one usage event (acknowledged after commit)",
+              .auth = route_auth::ingest,
+              .headers = "X-Tracking-Token",
+              .body = "UsageEvent",
+              .responses = "201:IngestCreated 200:IngestDuplicate 400 403 404 413 415 503"});
+  routes.add(verb::post, "/log", [&s](const request_ptr& c, const responder& r) { handle_log(s, c, r); },
+             {.summary = "Legacy: store one usage event with the admin key (use POST /ingest)",
+              .headers = "X-Tracking-Token",
+              .body = "application/json",
+              .responses = "201:application/json 200:application/json 400 403 404 415 503",
+              .deprecated = true});
   routes.add(verb::get, "/ingest/tokens",
-             [&s](const request_ptr& c, const responder& r) { handle_list_tokens(s, c, r); });
+             [&s](const request_ptr& c, const responder& r) { handle_list_tokens(s, c, r); },
+             {.summary = "List tracking tokens (oldest first)", .responses = "200:TokenList"});
   routes.add(verb::post, "/ingest/tokens",
-             [&s](const request_ptr& c, const responder& r) { handle_create_token(s, c, r); });
+             [&s](const request_ptr& c, const responder& r) { handle_create_token(s, c, r); },
+             {.summary = "Create a tracking token", .body = "TokenCreate",
+              .responses = "201:TokenCreated 400 409 415 503"});
   routes.add(verb::patch, "/ingest/tokens/<id>/active",
-             [&s](const request_ptr& c, const responder& r) { handle_set_token_active(s, c, r); });
+             [&s](const request_ptr& c, const responder& r) { handle_set_token_active(s, c, r); },
+             {.summary = "Activate or deactivate a tracking token", .body = "TokenActiveChange",
+              .responses = "200:TokenActiveResult 400 404 415 503"});
   routes.add(verb::delete_, "/ingest/tokens/<id>",
-             [&s](const request_ptr& c, const responder& r) { handle_delete_token(s, c, r); });
+             [&s](const request_ptr& c, const responder& r) { handle_delete_token(s, c, r); },
+             {.summary = "Delete a tracking token (its events stay, attributed)",
+              .responses = "200:TokenDeleted 400 404 503"});
+  register_admin_routes(routes, s);
 }
 
 }  // namespace cg::server

@@ -1,6 +1,8 @@
 #pragma once
 // The HTTP handlers: decode, call a module, encode. Business rules live in the modules, not here.
 
+#include "metrics.hpp"
+#include "rate_limit.hpp"
 #include "read_pool.hpp"
 #include "router.hpp"
 
@@ -25,6 +27,8 @@ struct services {
   std::atomic<std::shared_ptr<const pricing::price_table>>& prices;
   boost::asio::io_context& ioc;
   std::chrono::system_clock::time_point started_at;
+  rate_limits& limits;         ///< ingestion handlers call admit_ingest() (pipeline.hpp) with it
+  metrics_registry& metrics;   ///< ingestion outcomes (counting_ingest_outcome) and GET /metrics
 };
 
 void register_routes(router& routes, services& s);

@@ -1,5 +1,7 @@
 #include "http_session.hpp"
 
+#include "chunked_writer.hpp"
+
 #include "cg/server/log.hpp"
 #include "cg/server/secrets.hpp"
 
@@ -50,12 +52,12 @@ std::string new_request_id() {
   return id;
 }
 
-/// One connection: reads a request, hands it to the router, writes the response, and repeats while keep-alive.
+/// One connection: reads a request, hands it to the pipeline, writes the response, and repeats while keep-alive.
 /// Thread-safety: every step runs on the connection's strand; responders post back onto it.
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
-  http_session(tcp::socket&& socket, const router& routes, connection_policy& policy)
-      : stream_(std::move(socket)), routes_(routes), policy_(policy) {
+  http_session(tcp::socket&& socket, const request_pipeline& pipeline, connection_policy& policy)
+      : stream_(std::move(socket)), pipeline_(pipeline), policy_(policy) {
     beast::error_code ec;
     const auto remote = stream_.socket().remote_endpoint(ec);
     client_ip_ = ec ? std::string("unknown") : remote.address().to_string();
@@ -180,7 +182,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     };
     // The per-request barrier: anything unexpected becomes a generic 500 with the request id, logged in detail.
     try {
-      routes_.dispatch(ctx, respond);
+      pipeline_.handle(ctx, respond);
     } catch (const std::exception& e) {
       log().write("error", "unhandled", {field("request_id", ctx->request_id), field("error", e.what())});
       respond(json_error(http::status::internal_server_error, "internal error", ctx->request_id));
@@ -213,6 +215,10 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   void send(const request_ptr& ctx, response res, bool may_keep_alive) {
     const bool keep_alive = may_keep_alive && ctx->req.keep_alive() && !policy_.draining.load();
+    if (auto source = std::exchange(ctx->body_stream, nullptr)) {
+      if (res.result() == http::status::ok) return send_stream(ctx, std::move(res), keep_alive, std::move(source));
+      source->cancel();  // something on the way replaced the stream's 200 with another answer
+    }
     res.version(ctx->req.version() == 10 ? 10 : 11);
     res.keep_alive(keep_alive);
     res.set("X-Request-Id", ctx->request_id);
@@ -229,7 +235,26 @@ class http_session : public std::enable_shared_from_this<http_session> {
                       });
   }
 
+  // A streamed body (chunk_source): headers first, then each piece once the previous one was written.
+  void send_stream(const request_ptr& ctx, response res, bool keep_alive, std::shared_ptr<chunk_source> source) {
+    http::response<http::empty_body> header(std::move(res.base()));
+    header.version(ctx->req.version() == 10 ? 10 : 11);
+    header.keep_alive(keep_alive);
+    header.set("X-Request-Id", ctx->request_id);
+    const auto status = header.result_int();
+    auto writer = std::make_shared<chunked_response_writer>(
+        stream_, std::move(header), std::move(source), ctx->req.method() == http::verb::head, policy_.body_timeout,
+        [self = shared_from_this(), ctx, status](beast::error_code ec, std::size_t bytes, bool may_keep_alive) {
+          self->finish(ctx, status, may_keep_alive, ec, bytes);
+        });
+    writer->start();
+  }
+
   void on_write(const request_ptr& ctx, const response& res, beast::error_code ec, std::size_t bytes) {
+    finish(ctx, res.result_int(), res.keep_alive(), ec, bytes);
+  }
+
+  void finish(const request_ptr& ctx, unsigned status, bool keep_alive, beast::error_code ec, std::size_t bytes) {
     policy_.in_flight.fetch_sub(1, std::memory_order_relaxed);
     if (policy_.access_log) {
       const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -237,12 +262,12 @@ class http_session : public std::enable_shared_from_this<http_session> {
                               .count();
       log().write("info", "request",
                   {field("request_id", ctx->request_id), field("method", std::string(ctx->req.method_string())),
-                   field("path", ctx->path), field("status", static_cast<std::int64_t>(res.result_int())),
+                   field("path", ctx->path), field("status", static_cast<std::int64_t>(status)),
                    field("bytes", static_cast<std::int64_t>(bytes)), field("duration_us", micros),
-                   field("client_ip", client_ip_)});
+                   field("client_ip", ctx->client_ip)});  // the pipeline's: X-Forwarded-For when trusted
     }
     if (ec) return close();
-    if (!res.keep_alive()) {
+    if (!keep_alive) {
       beast::error_code ignored;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
       return;  // the last handler returns; the session is destroyed with its socket
@@ -259,7 +284,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  const router& routes_;
+  const request_pipeline& pipeline_;
   connection_policy& policy_;
   std::string client_ip_;
   bool first_request_ = true;
@@ -269,9 +294,9 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
 }  // namespace
 
-listener::listener(net::io_context& ioc, const tcp::endpoint& endpoint, const router& routes,
+listener::listener(net::io_context& ioc, const tcp::endpoint& endpoint, const request_pipeline& pipeline,
                    connection_policy& policy)
-    : ioc_(ioc), acceptor_(net::make_strand(ioc)), routes_(routes), policy_(policy) {
+    : ioc_(ioc), acceptor_(net::make_strand(ioc)), pipeline_(pipeline), policy_(policy) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -305,7 +330,7 @@ void listener::on_accept(beast::error_code ec, tcp::socket socket) {
       beast::error_code ignored;
       socket.close(ignored);
     } else {
-      std::make_shared<http_session>(std::move(socket), routes_, policy_)->run();
+      std::make_shared<http_session>(std::move(socket), pipeline_, policy_)->run();
     }
   }
   do_accept();

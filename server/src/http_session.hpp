@@ -2,7 +2,7 @@
 // The listener accepts connections; each connection is an http_session on its own strand.
 
 #include "http.hpp"
-#include "router.hpp"
+#include "pipeline.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -32,8 +32,8 @@ struct connection_policy {
 /// Thread-safety: run() and close() are posted onto the acceptor's strand.
 class listener : public std::enable_shared_from_this<listener> {
  public:
-  listener(boost::asio::io_context& ioc, const boost::asio::ip::tcp::endpoint& endpoint, const router& routes,
-           connection_policy& policy);
+  listener(boost::asio::io_context& ioc, const boost::asio::ip::tcp::endpoint& endpoint,
+           const request_pipeline& pipeline, connection_policy& policy);
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   void run();
   void close();
@@ -44,7 +44,7 @@ class listener : public std::enable_shared_from_this<listener> {
 
   boost::asio::io_context& ioc_;
   boost::asio::ip::tcp::acceptor acceptor_;
-  const router& routes_;
+  const request_pipeline& pipeline_;
   connection_policy& policy_;
 };
 

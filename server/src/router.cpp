@@ -22,45 +22,53 @@ std::vector<std::string_view> split_path(std::string_view path) {
   return out;
 }
 
-void router::add(http::verb method, std::string pattern, handler handle) {
-  route r{method, pattern, {}, std::move(handle)};
+void router::add(http::verb method, std::string pattern, handler handle, route_doc doc) {
+  route r{method, pattern, {}, std::move(handle), doc};
   for (auto segment : split_path(pattern)) r.segments.emplace_back(segment);
   routes_.push_back(std::move(r));
 }
 
-void router::dispatch(const request_ptr& ctx, const responder& respond) const {
+router::match_result router::match(const request_ptr& ctx) const {
   const auto segments = split_path(ctx->path);
-  std::string allow;
+  match_result result;
   for (const auto& r : routes_) {
     if (r.segments.size() != segments.size()) continue;
     std::vector<std::string> params;
-    bool match = true;
-    for (std::size_t i = 0; i < segments.size() && match; ++i) {
+    bool same = true;
+    for (std::size_t i = 0; i < segments.size() && same; ++i) {
       const auto& want = r.segments[i];
       if (want.size() > 2 && want.front() == '<' && want.back() == '>')
         params.emplace_back(segments[i]);
       else
-        match = want == segments[i];
+        same = want == segments[i];
     }
-    if (!match) continue;
+    if (!same) continue;
     // HEAD is answered wherever GET is, as HTTP/1.1 expects.
     if (r.method == ctx->req.method() || (r.method == http::verb::get && ctx->req.method() == http::verb::head)) {
       ctx->path_params = std::move(params);
-      r.handle(ctx, respond);
-      return;
+      result.found = &r;
+      return result;
     }
     const auto name = std::string(http::to_string(r.method));
-    if (allow.find(name) == std::string::npos) allow += allow.empty() ? name : ", " + name;
+    if (result.allow.find(name) == std::string::npos) result.allow += result.allow.empty() ? name : ", " + name;
   }
-  if (allow.empty()) {
+  return result;
+}
+
+void router::dispatch(const request_ptr& ctx, const match_result& matched, const responder& respond) const {
+  if (matched.found) {
+    matched.found->handle(ctx, respond);
+    return;
+  }
+  if (matched.allow.empty()) {
     respond(json_error(http::status::not_found, fmt::format("no route for {}", ctx->path), ctx->request_id));
     return;
   }
   auto res = json_error(http::status::method_not_allowed,
                         fmt::format("{} is not allowed on {}; allowed: {}",
-                                    std::string(ctx->req.method_string()), ctx->path, allow),
+                                    std::string(ctx->req.method_string()), ctx->path, matched.allow),
                         ctx->request_id);
-  res.set(http::field::allow, allow);
+  res.set(http::field::allow, matched.allow);
   respond(std::move(res));
 }
 

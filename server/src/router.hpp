@@ -2,6 +2,7 @@
 // Method + path -> handler, with 404 and 405 (+Allow) as JSON errors.
 
 #include "http.hpp"
+#include "route_doc.hpp"
 
 #include <string>
 #include <vector>
@@ -18,10 +19,21 @@ class router {
     std::string pattern;                ///< `/ingest/tokens/<id>/active`: `<name>` matches one segment
     std::vector<std::string> segments;  ///< the pattern split at '/'
     handler handle;
+    route_doc doc;                      ///< for /openapi.json and the pipeline (see route_doc.hpp)
   };
 
-  void add(http::verb method, std::string pattern, handler handle);
-  void dispatch(const request_ptr& ctx, const responder& respond) const;
+  /// What a path and method resolved to: the route, or why none (`allow` lists the methods the path has: 405).
+  struct match_result {
+    const route* found = nullptr;
+    std::string allow;
+  };
+
+  void add(http::verb method, std::string pattern, handler handle, route_doc doc = {});
+  /// Finds the route for the request and, when found, stores its path parameters in ctx. Runs no handler.
+  match_result match(const request_ptr& ctx) const;
+  /// Runs the matched route's handler, or answers 404 / 405 (+Allow).
+  void dispatch(const request_ptr& ctx, const match_result& matched, const responder& respond) const;
+  void dispatch(const request_ptr& ctx, const responder& respond) const { dispatch(ctx, match(ctx), respond); }
   const std::vector<route>& routes() const noexcept { return routes_; }
 
  private:

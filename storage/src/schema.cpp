@@ -86,6 +86,18 @@ CREATE TABLE health_probe (
 
 void migrate_to_v2(database& db) { db.exec(schema_v2); }
 
+// The admin filters that look for a needle: one session, one user. Without an index, a /data page for a session of
+// 20 events scanned all 10 million rows of the benchmark database (3.5 s); with one it is a single seek. Partial, so
+// events that carry no session or user cost nothing. Entries end in ts (and the rowid), so a filtered page comes out
+// of the index already in order. The other attribution filters (provider, project, feature, environment,
+// session_type) have few distinct values and are served by the time range.
+constexpr std::string_view schema_v3 = R"sql(
+CREATE INDEX usage_events_session_ts ON usage_events (session_id, ts) WHERE session_id IS NOT NULL;
+CREATE INDEX usage_events_user_ts ON usage_events (user, ts) WHERE user IS NOT NULL;
+)sql";
+
+void migrate_to_v3(database& db) { db.exec(schema_v3); }
+
 struct migration {
   int version;
   std::string_view summary;
@@ -96,6 +108,7 @@ struct migration {
 constexpr std::array migrations{
     migration{1, "tracking tokens and usage events, import of a v0.3 database", &migrate_to_v1},
     migration{2, "health probe table", &migrate_to_v2},
+    migration{3, "indexes for the session_id and user filters", &migrate_to_v3},
 };
 
 void refuse_newer(database& db, int version) {

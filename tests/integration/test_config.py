@@ -47,7 +47,7 @@ def wait_stderr(srv, needle, timeout=5):
 def test_help_lists_every_setting(tmp_path):
     res = run(["--help"], cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    for name in SETTINGS + ["--env-file", "--port", "--production"]:
+    for name in SETTINGS + SEED_SETTINGS + ["--env-file", "--port", "--production"]:
         assert name in res.stdout, name
 
 

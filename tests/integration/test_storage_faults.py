@@ -65,7 +65,7 @@ class SmallDisk:
                 self.mounted = True
                 # Room to free later: the database cannot be unmounted while open, so space is made by deleting this.
                 with open(self.dir / "filler", "wb") as f:
-                    f.write(b"\0" * 96 * 1024)
+                    f.write(b"\0" * 128 * 1024)
 
     @property
     def db_path(self):

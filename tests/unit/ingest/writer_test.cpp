@@ -156,6 +156,34 @@ TEST_SUITE("ingest.writer") {
     CHECK(writer.stats().batches >= 10);
   }
 
+  TEST_CASE("the batch observer sees every batch: its rows, its commit time, success") {
+    temp_db tmp;
+    auto db = storage::open_database(tmp.path(), storage::durability::normal);
+    const auto token = make_token(db, "a");
+    outcomes out;
+    std::mutex mutex;
+    std::vector<ingest::batch_report> reports;
+    ingest::group_commit_writer writer(
+        std::move(db), {.max_batch = 7, .max_delay = 20ms, .queue_capacity = 1000, .deliver = {},
+                        .observe = [&](const ingest::batch_report& r) {
+                          std::lock_guard lock(mutex);
+                          reports.push_back(r);
+                        }});
+    for (std::size_t i = 0; i < 70; ++i) writer.submit(row(token, "e" + std::to_string(i)), out.slot(i));
+    out.wait_for(70);
+    std::lock_guard lock(mutex);  // the observer runs before the batch's completions, so all 70 are reported
+    std::size_t rows = 0;
+    for (const auto& r : reports) {
+      CHECK(r.committed);
+      CHECK(r.rows >= 1);
+      CHECK(r.rows <= 7);
+      CHECK(r.commit_time.count() > 0);
+      rows += r.rows;
+    }
+    CHECK(rows == 70);
+    CHECK(reports.size() == writer.stats().batches);
+  }
+
   TEST_CASE("a full queue refuses at once instead of growing") {
     temp_db tmp;
     auto db = storage::open_database(tmp.path(), storage::durability::normal);

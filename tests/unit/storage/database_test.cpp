@@ -1,6 +1,10 @@
 // Every public header of cg::storage first, so each compiles on its own.
+#include "cg/storage/calendar.hpp"
+#include "cg/storage/cost_report.hpp"
 #include "cg/storage/database.hpp"
+#include "cg/storage/event_query.hpp"
 #include "cg/storage/event_store.hpp"
+#include "cg/storage/project_rules.hpp"
 #include "cg/storage/schema.hpp"
 #include "cg/storage/token_store.hpp"
 
@@ -51,6 +55,7 @@ TEST_CASE("a read-only connection reads, never writes") {
   CHECK(query_text(reader, "PRAGMA journal_mode") == "wal");  // WAL is a property of the file
   CHECK(query_int(reader, "SELECT x FROM t") == 42);
   CHECK(query_int(reader, "PRAGMA foreign_keys") == 1);
+  CHECK(query_int(reader, "PRAGMA cache_size") == -2048);  // readers scan or seek: a small cache is enough
   const auto error = error_of([&] { reader.exec("INSERT INTO t VALUES (1)"); });
   REQUIRE(error);
   CHECK((error->extended_code() & 0xff) == SQLITE_READONLY);

@@ -142,14 +142,16 @@ TEST_CASE("a version-1 database is brought to the latest version with its data k
     database db(dir.file("cg.db"), open_mode::read_write);
     migrate(db);
     db.exec("INSERT INTO tracking_tokens (label, token, active, created_at) VALUES ('app', 'tok', 1, 1)");
-    // Back to what version 1 wrote: no health_probe table.
-    db.exec("DROP TABLE health_probe; PRAGMA user_version = 1");
+    // Back to what version 1 wrote: no health_probe table (v2), no session and user indexes (v3).
+    db.exec("DROP TABLE health_probe; DROP INDEX usage_events_session_ts; DROP INDEX usage_events_user_ts; "
+            "PRAGMA user_version = 1");
   }
   database db(dir.file("cg.db"), open_mode::read_write);
   CHECK(schema_version(db) == 1);
   migrate(db);
   CHECK(schema_version(db) == latest_schema_version());
   CHECK(schema_objects(db, "table").contains("health_probe"));
+  CHECK(schema_objects(db, "index").contains("usage_events_session_ts"));
   CHECK(query_int(db, "SELECT count(*) FROM tracking_tokens WHERE token = 'tok'") == 1);
 }
 

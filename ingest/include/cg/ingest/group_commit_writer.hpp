@@ -32,6 +32,14 @@ using write_completion = std::function<void(const write_outcome&)>;
 /// Runs one batch's completions somewhere other than the writer thread: one hand-off per batch rather than one per
 /// event, so a batch of N answers costs one cross-thread wake-up, not N.
 using batch_delivery = std::function<void(std::function<void()>)>;
+/// What one batch's commit looked like, for metrics.
+struct batch_report {
+  std::size_t rows = 0;                    ///< events in the transaction
+  std::chrono::nanoseconds commit_time{};  ///< from BEGIN to COMMIT returning (or the rollback after a failure)
+  bool committed = false;                  ///< false: the batch was rolled back, nothing stored
+};
+/// Called on the writer thread after each batch, before its completions are delivered: record and return, no work.
+using batch_observer = std::function<void(const batch_report&)>;
 /// A job run on the writer thread, between batches, with the only writable connection (admin writes).
 using write_task = std::function<void(storage::database&)>;
 
@@ -46,6 +54,7 @@ class group_commit_writer {
     std::chrono::microseconds max_delay{0};       ///< how long a batch may wait to fill once its first row arrived
     std::size_t queue_capacity = 50'000;          ///< events waiting at most; beyond it submit() says queue_full
     batch_delivery deliver;                       ///< empty: completions run on the writer thread
+    batch_observer observe{};                     ///< empty: no observer
   };
 
   struct stats_snapshot {

@@ -1,6 +1,8 @@
 #pragma once
 /// Configuration: defaults, then a `.env` file, then the environment, then command-line flags (flags win).
 
+#include "cg/storage/project_rules.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -33,6 +35,13 @@ struct config {
   std::chrono::milliseconds body_timeout{30'000};
   std::chrono::milliseconds idle_timeout{60'000};
   std::size_t max_connections = 10'000;
+  std::vector<std::string> allowed_origins;    ///< ALLOWED_ORIGINS; empty: any (development) or none (production)
+  std::uint32_t rate_limit_rpm = 600;          ///< admin bucket refill per minute; 0 = off
+  std::uint32_t rate_limit_burst = 120;        ///< admin bucket size
+  std::vector<std::string> rate_limit_exempt;  ///< paths (and the paths below them) never limited
+  std::uint32_t ingest_rpm = 600'000;          ///< per tracking token, events per minute; 0 = off
+  std::uint32_t ingest_burst = 20'000;         ///< per tracking token bucket size
+  std::vector<std::string> trusted_proxies;    ///< IPs / CIDRs whose X-Forwarded-For is believed
   std::size_t writer_max_batch = 1000;
   std::chrono::microseconds writer_max_delay{0};
   std::size_t writer_queue_capacity = 50'000;
@@ -42,6 +51,7 @@ struct config {
   bool access_log = true;
   std::string log_format = "json";  ///< json | logfmt
   std::string public_url;            ///< printed dashboard URL base; derived from host/port when empty
+  std::vector<storage::project_rule> project_patterns;  ///< PROJECT_PATTERNS, in order
 };
 
 /// One setting: its environment name, flag, default and meaning. The single source for parsing and --help.

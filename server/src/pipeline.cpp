@@ -1,0 +1,201 @@
+#include "pipeline.hpp"
+
+#include "cg/server/log.hpp"
+#include "cg/server/secrets.hpp"
+
+#include <boost/beast/core/string.hpp>
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace cg::server {
+
+namespace {
+
+std::vector<ip_network> parse_proxies(const std::vector<std::string>& entries) {
+  std::vector<ip_network> networks;
+  for (const auto& entry : entries)
+    if (auto n = ip_network::parse(entry)) networks.push_back(*n);  // config.cpp has refused bad entries already
+  return networks;
+}
+
+std::string forwarded_for(const request& req) {
+  std::string joined;
+  for (auto [it, end] = req.equal_range("X-Forwarded-For"); it != end; ++it) {
+    if (!joined.empty()) joined += ',';
+    joined += it->value();
+  }
+  return joined;
+}
+
+bool is_preflight(const request& req) {
+  return req.method() == http::verb::options && req.count(http::field::origin) > 0 &&
+         req.count(http::field::access_control_request_method) > 0;
+}
+
+// Same rule as the admin handlers (X-API-Key, else Authorization: Bearer), constant time; here only to pick the
+// bucket, never to let a request through.
+bool presents_admin_key(const request& req, std::string_view api_key) {
+  if (api_key.empty()) return false;
+  const auto key = req["X-API-Key"];
+  if (!key.empty()) return constant_time_equal(key, api_key);
+  const auto auth = req[http::field::authorization];
+  if (auth.size() > 7 && boost::beast::iequals(auth.substr(0, 7), "Bearer "))
+    return constant_time_equal(auth.substr(7), api_key);
+  return false;
+}
+
+void add_vary_origin(response& res) {
+  const auto vary = res[http::field::vary];
+  if (vary.empty())
+    res.set(http::field::vary, "Origin");
+  else if (vary.find("Origin") == std::string_view::npos)
+    res.set(http::field::vary, std::string(vary) + ", Origin");
+}
+
+}  // namespace
+
+request_pipeline::request_pipeline(const router& routes, const config& cfg, rate_limits& limits,
+                                   metrics_registry& metrics)
+    : routes_(routes),
+      cfg_(cfg),
+      limits_(limits),
+      metrics_(metrics),
+      cors_(cfg.allowed_origins, cfg.production),
+      proxies_(parse_proxies(cfg.trusted_proxies)) {}
+
+void request_pipeline::seal() {
+  std::vector<metrics_registry::route_label> labels;
+  for (const auto& r : routes_.routes()) labels.push_back({std::string(http::to_string(r.method)), r.pattern});
+  metrics_.set_routes(std::move(labels));
+}
+
+// The steps, in order, and why in this order:
+//  1. Client address. X-Forwarded-For is believed only from TRUSTED_PROXIES; every later step (the per-address
+//     bucket, logs) must see the real client, so this comes first.
+//  2. Route match, without running the handler: the route's pattern labels the metrics (bounded cardinality, unlike
+//     raw paths), and its doc says which limiter applies.
+//  3. CORS preflight, answered here (204, or 403 for an origin that is not allowed). Browsers send preflights
+//     without credentials, so they must not reach authentication, and charging them to a bucket would halve a
+//     browser client's budget and turn a 429 into an opaque CORS failure.
+//  4. Admin rate limit (every route except ingestion and RATE_LIMIT_EXEMPT paths), before the handler so a
+//     refused request costs no authentication, parsing or database work. Ingestion is limited per tracking token,
+//     which is inside the body: the handler asks admit_ingest() after parsing and resolving the token.
+//  5. The handler (router dispatch), inside the per-request barrier: an exception becomes a 500 that still passes
+//     step 6. (The session keeps its own barrier for failures of the pipeline itself.)
+//  6. On the way out, for every answer including errors and 429s: CORS response headers, RateLimit-* headers
+//     (and Retry-After), then the request counters and latency histogram, once, just before the session writes.
+void request_pipeline::handle(const request_ptr& ctx, const responder& respond) const {
+  if (!proxies_.empty()) ctx->client_ip = proxies_.client_address(ctx->client_ip, forwarded_for(ctx->req));
+
+  const auto matched = routes_.match(ctx);
+  const bool cors_path = cors_.enabled() && cors_policy::applies_to(ctx->path);
+  const bool answer_preflight = cors_path && !matched.found && !matched.allow.empty() && is_preflight(ctx->req);
+
+  std::size_t slot = metrics_.unmatched_slot();
+  if (matched.found)
+    slot = static_cast<std::size_t>(matched.found - routes_.routes().data());
+  else if (answer_preflight)
+    slot = metrics_.preflight_slot();
+
+  responder out = [this, ctx, respond, slot, cors_path](response res) {
+    decorate(*ctx, cors_path, res);
+    metrics_.record_request(slot, res.result_int(), std::chrono::steady_clock::now() - ctx->started);
+    respond(std::move(res));
+  };
+
+  if (answer_preflight) return out(preflight(*ctx, matched.allow));
+  if (!admit_admin(ctx, matched, out)) return;
+
+  try {
+    routes_.dispatch(ctx, matched, out);
+  } catch (const std::exception& e) {
+    log().write("error", "unhandled", {field("request_id", ctx->request_id), field("error", e.what())});
+    out(json_error(http::status::internal_server_error, "internal error", ctx->request_id));
+  }
+}
+
+bool request_pipeline::admit_admin(const request_ptr& ctx, const router::match_result& matched,
+                                   const responder& out) const {
+  const auto auth = matched.found ? matched.found->doc.auth : route_auth::none;
+  // OPTIONS is never charged (the old app exempted it too): it carries no work and no credentials.
+  if (auth == route_auth::ingest || ctx->req.method() == http::verb::options) return true;
+  if (!limits_.config().admin.enabled() || limits_.exempt(ctx->path)) return true;
+  // All holders of the admin key share its bucket; without the valid key (a public route, a wrong key, a scanner)
+  // the bucket is the client address, so guessing keys cannot mint fresh buckets.
+  const auto decision = presents_admin_key(ctx->req, cfg_.api_key) ? limits_.check_admin("key")
+                                                                    : limits_.check_admin("ip:" + ctx->client_ip);
+  ctx->rate_limit = decision;
+  if (decision.allowed) return true;
+  out(rate_limited_response(*ctx, limits_.config().admin, decision, "admin requests"));
+  return false;
+}
+
+response request_pipeline::preflight(const request_context& ctx, const std::string& allow) const {
+  const auto origin = ctx.req[http::field::origin];
+  if (!cors_.allows(origin)) {
+    auto res = json_error(http::status::forbidden,
+                          fmt::format("origin '{}' is not allowed (ALLOWED_ORIGINS)", std::string(origin)),
+                          ctx.request_id);
+    res.set(http::field::vary, "Origin");
+    return res;
+  }
+  response res{http::status::no_content, 11};
+  res.set(http::field::access_control_allow_origin, origin);
+  res.set(http::field::access_control_allow_methods, allow.find("GET") != std::string::npos ? allow + ", HEAD" : allow);
+  res.set(http::field::access_control_allow_headers, cors_policy::allowed_headers);
+  res.set(http::field::access_control_max_age, cors_policy::max_age);
+  res.set(http::field::vary, "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+  res.set(http::field::cache_control, "no-store");
+  return res;
+}
+
+void request_pipeline::decorate(const request_context& ctx, bool cors_path, response& res) const {
+  if (cors_path && !res.count(http::field::access_control_allow_origin)) {
+    add_vary_origin(res);
+    const auto origin = ctx.req[http::field::origin];
+    if (cors_.allows(origin)) {
+      res.set(http::field::access_control_allow_origin, origin);
+      res.set(http::field::access_control_expose_headers, cors_policy::exposed_headers);
+    }
+  }
+  if (ctx.rate_limit) {
+    const auto& d = *ctx.rate_limit;
+    res.set("RateLimit-Limit", std::to_string(d.limit));
+    res.set("RateLimit-Remaining", std::to_string(d.remaining));
+    res.set("RateLimit-Reset", std::to_string(d.reset_s));
+    if (!d.allowed) res.set(http::field::retry_after, std::to_string(d.retry_after_s));
+  }
+}
+
+bool admit_ingest(rate_limits& limits, const request_ptr& ctx, std::string_view tracking_token,
+                  const responder& respond, std::uint32_t events) {
+  if (!limits.config().ingest.enabled() || limits.exempt(ctx->path)) return true;
+  const auto decision = limits.check_ingest(tracking_token, events);
+  ctx->rate_limit = decision;
+  if (decision.allowed) return true;
+  respond(rate_limited_response(*ctx, limits.config().ingest, decision, "this tracking token"));
+  return false;
+}
+
+responder counting_ingest_outcome(metrics_registry& metrics, responder respond) {
+  return [&metrics, respond = std::move(respond)](response res) {
+    const unsigned status = res.result_int();
+    metrics.record_ingest(status == 201   ? metrics_registry::ingest_result::created
+                          : status == 200 ? metrics_registry::ingest_result::duplicate
+                                          : metrics_registry::ingest_result::refused,
+                          status);
+    respond(std::move(res));
+  };
+}
+
+response rate_limited_response(const request_context& ctx, const rate_limit& limit, const rate_decision& decision,
+                               std::string_view what) {
+  return json_error(http::status::too_many_requests,
+                    fmt::format("rate limit exceeded for {}: {} per minute, bursts of {}; retry in {} s", what,
+                                limit.per_minute, limit.burst, decision.retry_after_s),
+                    ctx.request_id);
+}
+
+}  // namespace cg::server

@@ -1,0 +1,115 @@
+#pragma once
+/// Reading usage events for the admin API: filters, keyset pages (newest or oldest first), distinct models, and the
+/// reset. Every value reaches SQLite as a bound parameter; the SQL text is built only from fixed fragments.
+
+#include "cg/storage/database.hpp"
+#include "cg/storage/project_rules.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace cg::storage {
+
+/// Which events a read looks at. Every member is optional; those that are set must all match.
+struct event_filter {
+  std::optional<std::int64_t> start_us;  ///< ts >= start_us (unix µs UTC)
+  std::optional<std::int64_t> end_us;    ///< ts < end_us
+  std::optional<std::int64_t> token_id;
+  std::optional<std::string> model;
+  std::optional<std::string> provider;
+  std::optional<std::string> project;  ///< matched after PROJECT_PATTERNS: the project reports show
+  std::optional<std::string> user;
+  std::optional<std::string> feature;
+  std::optional<std::string> environment;
+  std::optional<std::string> session_type;
+  std::optional<std::string> session_id;
+  std::optional<std::int64_t> max_id;  ///< id <= max_id: pins an export to the rows stored when it began
+};
+
+/// A keyset position: the (ts, id) of the last row a page returned. Rows are ordered by (ts, id), so the position
+/// says exactly where the next page starts, however deep, at the cost of one index seek.
+struct event_position {
+  std::int64_t ts_us = 0;
+  std::int64_t id = 0;
+  bool operator==(const event_position&) const = default;
+};
+
+enum class event_order { newest_first, oldest_first };
+
+/// One stored event as the admin API shows it.
+struct stored_event {
+  std::int64_t id = 0;
+  std::int64_t ts_us = 0;
+  std::int64_t received_at_us = 0;
+  std::optional<std::int64_t> token_id;    ///< null only for rows imported from v0.3 without a token
+  std::optional<std::string> token_label;  ///< kept after the token was deleted
+  std::optional<std::string> event_id;
+  std::string provider;
+  std::string model;
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+  std::int64_t total_tokens = 0;
+  std::int64_t cache_read_tokens = 0;
+  std::int64_t cache_write_tokens = 0;
+  std::int64_t reasoning_tokens = 0;
+  std::int64_t cost_nusd = 0;
+  std::string cost_source;
+  std::string price_ref;
+  std::string source;
+  std::optional<std::string> user;
+  std::optional<std::string> session_id;
+  std::optional<std::string> session_type;
+  std::optional<std::string> project;  ///< the event's own, else the one PROJECT_PATTERNS assigns, else null
+  std::optional<std::string> feature;
+  std::optional<std::string> environment;
+  std::optional<std::string> meta;  ///< compact JSON text
+};
+
+/// SQL text with `?` placeholders and their values, in order.
+struct bound_sql {
+  using value = std::variant<std::int64_t, std::string>;
+  std::string text;
+  std::vector<value> params;
+  /// Binds every parameter to `stmt` (prepared from `text`).
+  void bind_to(statement& stmt) const;
+};
+
+/// The query of one page (exposed so tests can check its plan). `limit` rows at most.
+bound_sql page_sql(const event_filter& filter, std::span<const project_rule> rules, event_order order,
+                   const std::optional<event_position>& after, std::size_t limit);
+
+/// The query behind models(): one index seek per distinct model (a loose index scan), not a scan of every row.
+std::string_view distinct_models_sql();
+
+/// Thread-safety: none, like its connection (one reader of the pool).
+class event_reader {
+ public:
+  explicit event_reader(database& db, std::span<const project_rule> rules = {});
+
+  /// Up to `limit` events matching `filter` in `order`, after `after` (exclusive) when given.
+  std::vector<stored_event> page(const event_filter& filter, event_order order,
+                                 const std::optional<event_position>& after, std::size_t limit);
+  /// The same rows as page(), handed to `visit` one by one as they are read, in one reused object (copy what you
+  /// keep): what an export needs to encode a page without holding it. Returns how many rows were visited.
+  std::size_t for_each(const event_filter& filter, event_order order, const std::optional<event_position>& after,
+                       std::size_t limit, const std::function<void(const stored_event&)>& visit);
+  /// Every distinct model name, sorted (byte order).
+  std::vector<std::string> models();
+  /// The largest event id stored (0 when there is none).
+  std::int64_t max_id();
+
+ private:
+  database& db_;
+  std::span<const project_rule> rules_;
+};
+
+/// Deletes every usage event and sets each tracking token's usage_count to 0 and last_seen_at to null, in one
+/// transaction; tokens themselves stay. Returns the number of events deleted. For the writer's connection.
+std::int64_t reset_usage(database& db);
+
+}  // namespace cg::storage
