@@ -63,6 +63,10 @@ using request_ptr = std::shared_ptr<request_context>;
 /// Sends the one response of a request. Copyable, callable from any thread, exactly once.
 using responder = std::function<void(response)>;
 
+/// True when the request carries `api_key` (X-API-Key, else Authorization: Bearer), compared in constant time.
+/// The one admin-key rule: handlers use it to authorize, the pipeline to pick a rate-limit bucket.
+bool presents_admin_key(const request& req, std::string_view api_key);
+
 /// A JSON response with the project's headers.
 response json_response(http::status status, std::string body);
 

@@ -1,9 +1,7 @@
 #include "pipeline.hpp"
 
 #include "cg/server/log.hpp"
-#include "cg/server/secrets.hpp"
 
-#include <boost/beast/core/string.hpp>
 
 #include <fmt/format.h>
 
@@ -32,18 +30,6 @@ std::string forwarded_for(const request& req) {
 bool is_preflight(const request& req) {
   return req.method() == http::verb::options && req.count(http::field::origin) > 0 &&
          req.count(http::field::access_control_request_method) > 0;
-}
-
-// Same rule as the admin handlers (X-API-Key, else Authorization: Bearer), constant time; here only to pick the
-// bucket, never to let a request through.
-bool presents_admin_key(const request& req, std::string_view api_key) {
-  if (api_key.empty()) return false;
-  const auto key = req["X-API-Key"];
-  if (!key.empty()) return constant_time_equal(key, api_key);
-  const auto auth = req[http::field::authorization];
-  if (auth.size() > 7 && boost::beast::iequals(auth.substr(0, 7), "Bearer "))
-    return constant_time_equal(auth.substr(7), api_key);
-  return false;
 }
 
 void add_vary_origin(response& res) {

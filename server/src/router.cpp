@@ -1,5 +1,8 @@
 #include "router.hpp"
 
+#include "cg/server/secrets.hpp"
+
+#include <boost/beast/core/string.hpp>
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
@@ -70,6 +73,16 @@ void router::dispatch(const request_ptr& ctx, const match_result& matched, const
                         ctx->request_id);
   res.set(http::field::allow, matched.allow);
   respond(std::move(res));
+}
+
+bool presents_admin_key(const request& req, std::string_view api_key) {
+  if (api_key.empty()) return false;
+  const auto key = req["X-API-Key"];
+  if (!key.empty()) return constant_time_equal(key, api_key);
+  const auto auth = req[http::field::authorization];
+  if (auth.size() > 7 && boost::beast::iequals(auth.substr(0, 7), "Bearer "))
+    return constant_time_equal(auth.substr(7), api_key);
+  return false;
 }
 
 response json_response(http::status status, std::string body) {
