@@ -6,7 +6,7 @@
 namespace cg::server {
 
 response json_ok(http::status status, const boost::json::value& body) {
-  return json_response(status, boost::json::serialize(body));
+  return json_response(status, to_json_text(body));
 }
 
 // Keys are compared in constant time; which header carried a wrong key is never logged.

@@ -4,6 +4,7 @@
 #include "rate_limit.hpp"
 
 #include <boost/beast/http.hpp>
+#include <boost/json/value.hpp>
 
 #include <chrono>
 #include <functional>
@@ -66,6 +67,10 @@ using responder = std::function<void(response)>;
 /// True when the request carries `api_key` (X-API-Key, else Authorization: Bearer), compared in constant time.
 /// The one admin-key rule: handlers use it to authorize, the pipeline to pick a rate-limit bucket.
 bool presents_admin_key(const request& req, std::string_view api_key);
+
+/// JSON text of `value`, as boost::json::serialize but with numbers as people write them: a double is printed in
+/// its shortest round-trip decimal form without an exponent where that is short (0.00045, not 4.5E-4; 0, not 0E0).
+std::string to_json_text(const boost::json::value& value);
 
 /// A JSON response with the project's headers.
 response json_response(http::status status, std::string body);

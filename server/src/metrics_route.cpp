@@ -116,7 +116,7 @@ std::string render_json(const services& s, const in_memory_figures& mem, const d
     body["db"] = json::object{{"usage_rows", nullptr}, {"active_tokens", nullptr}, {"last_usage_at", nullptr},
                               {"error", "database read failed"}};
   }
-  return json::serialize(body);
+  return to_json_text(body);
 }
 
 std::string render_prometheus(const services& s, const in_memory_figures& mem, const db_figures& db) {

@@ -406,7 +406,7 @@ void register_openapi_route(router& routes, openapi_info info) {
   routes.add(
       http::verb::get, "/openapi.json",
       [state, &table, info = std::move(info)](const request_ptr&, const responder& respond) {
-        std::call_once(state->once, [&] { state->body = json::serialize(build_openapi(table, info)); });
+        std::call_once(state->once, [&] { state->body = to_json_text(build_openapi(table, info)); });
         auto res = json_response(http::status::ok, state->body);
         res.set(http::field::cache_control, "no-cache");
         respond(std::move(res));

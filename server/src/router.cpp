@@ -7,6 +7,9 @@
 
 #include <boost/json.hpp>
 
+#include <charconv>
+#include <cmath>
+
 namespace cg::server {
 
 std::vector<std::string_view> split_path(std::string_view path) {
@@ -75,6 +78,64 @@ void router::dispatch(const request_ptr& ctx, const match_result& matched, const
   respond(std::move(res));
 }
 
+namespace {
+
+void append_double(std::string& out, double v) {
+  char buffer[64];
+  // Fixed notation when it is the shorter of the two (money lives between 1e-9 and 1e9), scientific otherwise;
+  // both are the shortest text that reads back as the same double.
+  auto fixed = std::to_chars(buffer, buffer + sizeof buffer, v, std::chars_format::fixed);
+  char sci_buffer[64];
+  auto sci = std::to_chars(sci_buffer, sci_buffer + sizeof sci_buffer, v);
+  if (!std::isfinite(v)) {
+    out += "null";  // JSON has no Inf/NaN; nothing the server sends should be one
+  } else if (fixed.ec == std::errc{} && fixed.ptr - buffer <= 24) {
+    out.append(buffer, fixed.ptr);
+  } else {
+    out.append(sci_buffer, sci.ptr);
+  }
+}
+
+void append_json(std::string& out, const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::double_: append_double(out, v.get_double()); return;
+    case boost::json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& member : v.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        out += boost::json::serialize(boost::json::string_view(member.key()));
+        out += ':';
+        append_json(out, member.value());
+      }
+      out += '}';
+      return;
+    }
+    case boost::json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& element : v.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        append_json(out, element);
+      }
+      out += ']';
+      return;
+    }
+    default: out += boost::json::serialize(v); return;
+  }
+}
+
+}  // namespace
+
+std::string to_json_text(const boost::json::value& value) {
+  std::string out;
+  out.reserve(256);
+  append_json(out, value);
+  return out;
+}
+
 bool presents_admin_key(const request& req, std::string_view api_key) {
   if (api_key.empty()) return false;
   const auto key = req["X-API-Key"];
@@ -101,7 +162,7 @@ response json_error(http::status status, std::string_view message, std::string_v
   body["message"] = message;
   body["request_id"] = request_id;
   if (field) body["field"] = *field;
-  auto res = json_response(status, boost::json::serialize(body));
+  auto res = json_response(status, to_json_text(body));
   if (status == http::status::service_unavailable || status == http::status::too_many_requests)
     res.set(http::field::retry_after, "1");
   return res;

@@ -82,3 +82,17 @@ TEST_SUITE("server.router") {
     CHECK(res[http::field::content_type] == "application/json; charset=utf-8");
   }
 }
+
+TEST_SUITE("server.json_text") {
+  TEST_CASE("numbers are written as people write them, everything else as Boost.JSON does") {
+    boost::json::value v = {{"cost", 0.00045}, {"zero", 0.0}, {"big", 1e300}, {"tiny", 1e-30},
+                            {"text", "a\"b"}, {"list", {1, 2.5, -3}}, {"n", nullptr}, {"ok", true}};
+    const auto text = to_json_text(v);
+    CHECK(text ==
+          R"({"cost":0.00045,"zero":0,"big":1e+300,"tiny":1e-30,"text":"a\"b","list":[1,2.5,-3],"n":null,"ok":true})");
+    const auto back = boost::json::parse(text);  // still the same numbers
+    CHECK(back.at("cost").to_number<double>() == 0.00045);
+    CHECK(back.at("big").to_number<double>() == 1e300);
+    CHECK(back.at("zero").to_number<double>() == 0.0);
+  }
+}
