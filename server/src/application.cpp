@@ -176,9 +176,11 @@ int serve(config cfg) {
   if (dev_keys) {
     // Development convenience only (never in production, never in the access log): the keys to paste.
     std::fprintf(stderr,
-                 "\nCost Guardian is running (development).\n  Dashboard:  %s/dashboard\n  API key:    %s\n"
+                 "\nCost Guardian is running (development).\n"
+                 "  Dashboard:  %s/dashboard  (the web dashboard is not built yet in this version)\n"
+                 "  API:        %s/openapi.json\n  API key:    %s\n"
                  "  Ingest key: %s\n  (kept in %s; set API_KEY and INGEST_KEY to use your own)\n\n",
-                 base_url.c_str(), dev_keys->api_key.c_str(), dev_keys->ingest_key.c_str(),
+                 base_url.c_str(), base_url.c_str(), dev_keys->api_key.c_str(), dev_keys->ingest_key.c_str(),
                  dev_keys->file.string().c_str());
   }
 
