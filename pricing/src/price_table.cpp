@@ -154,6 +154,10 @@ std::shared_ptr<const price_table> price_table::embedded() {
   return table;
 }
 
+std::shared_ptr<const price_table> price_table::configured(const std::filesystem::path& pricing_file) {
+  return pricing_file.empty() ? embedded() : from_file(pricing_file);
+}
+
 std::optional<price_quote> price_table::quote(std::string_view provider, std::string_view model,
                                               std::int64_t timestamp_us, const token_usage& usage) const {
   detail::unit_quantities quantities{};

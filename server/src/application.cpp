@@ -32,23 +32,11 @@
 #include <iostream>
 #include <thread>
 
-extern char** environ;
-
 namespace cg::server {
 
 namespace net = boost::asio;
 
 namespace {
-
-std::map<std::string, std::string> process_environment() {
-  std::map<std::string, std::string> env;
-  for (char** e = environ; e && *e; ++e) {
-    const std::string_view entry(*e);
-    const auto eq = entry.find('=');
-    if (eq != std::string_view::npos) env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
-  }
-  return env;
-}
 
 /// SIGHUP: load the price table again (PRICING_FILE, or the embedded one) off the IO threads and swap it in
 /// atomically; requests in flight keep the table they started with. A table that fails to load changes nothing.
@@ -58,8 +46,7 @@ void reload_prices_on_sighup(net::signal_set& hup, read_pool& reads, const confi
     if (ec) return;
     reads.post([&cfg, &prices](storage::database&) {
       try {
-        auto table = cfg.pricing_file.empty() ? pricing::price_table::embedded()
-                                              : pricing::price_table::from_file(cfg.pricing_file);
+        auto table = pricing::price_table::configured(cfg.pricing_file);
         for (const auto& warning : table->warnings()) log().write("warn", "pricing_warning", {field("warning", warning)});
         prices.store(table, std::memory_order_release);
         log().write("info", "pricing_reloaded",
@@ -105,8 +92,7 @@ int serve(config cfg) {
   storage::database write_db(cfg.db_path, storage::open_mode::read_write, durability);
   storage::migrate(write_db);
 
-  auto table = cfg.pricing_file.empty() ? pricing::price_table::embedded()
-                                        : pricing::price_table::from_file(cfg.pricing_file);
+  auto table = pricing::price_table::configured(cfg.pricing_file);
   std::atomic<std::shared_ptr<const pricing::price_table>> prices(table);
 
   ingest::token_registry tokens;

@@ -18,21 +18,9 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
-
 namespace cg::server {
 
 namespace {
-
-std::map<std::string, std::string> environment_map() {
-  std::map<std::string, std::string> env;
-  for (char** e = environ; e && *e; ++e) {
-    const std::string_view entry(*e);
-    if (const auto eq = entry.find('='); eq != std::string_view::npos)
-      env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
-  }
-  return env;
-}
 
 constexpr std::int64_t day_us = 86'400'000'000;
 
@@ -60,9 +48,8 @@ int run_price_command(int argc, const char* const* argv) {
   }
   try {
     const auto cli = parse_command_line(argc, argv);
-    const auto cfg = load_config(cli, environment_map());
-    const auto table = cfg.pricing_file.empty() ? pricing::price_table::embedded()
-                                                : pricing::price_table::from_file(cfg.pricing_file);
+    const auto cfg = load_config(cli, process_environment());
+    const auto table = pricing::price_table::configured(cfg.pricing_file);
     std::ios::sync_with_stdio(false);
     return pricing::run_price_cli(std::cin, std::cout, std::cerr, *table);
   } catch (const config_error& e) {
@@ -119,11 +106,10 @@ int run_reprice_command(int argc, const char* const* argv) {
     if (start_us >= end_us) throw config_error("--start must be before --end");
 
     const auto cli = parse_command_line(static_cast<int>(rest.size()), rest.data());
-    const auto cfg = load_config(cli, environment_map());
+    const auto cfg = load_config(cli, process_environment());
     if (!std::filesystem::exists(cfg.db_path))
       throw config_error(fmt::format("no database at {}", cfg.db_path.string()));
-    auto table = cfg.pricing_file.empty() ? pricing::price_table::embedded()
-                                          : pricing::price_table::from_file(cfg.pricing_file);
+    auto table = pricing::price_table::configured(cfg.pricing_file);
     auto db = storage::open_database(cfg.db_path,
                                      cfg.durability_full ? storage::durability::full : storage::durability::normal);
 

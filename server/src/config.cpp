@@ -10,6 +10,8 @@
 #include <charconv>
 #include <fstream>
 #include <thread>
+
+extern char** environ;
 #include <tuple>
 
 namespace cg::server {
@@ -198,6 +200,16 @@ std::map<std::string, std::string> read_env_file(const std::filesystem::path& pa
     values[key] = value;
   }
   return values;
+}
+
+std::map<std::string, std::string> process_environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string_view entry(*e);
+    if (const auto eq = entry.find('='); eq != std::string_view::npos)
+      env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return env;
 }
 
 config load_config(const command_line& cli, const std::map<std::string, std::string>& environment) {

@@ -76,6 +76,8 @@ class price_table {
   static std::shared_ptr<const price_table> from_file(const std::filesystem::path& path);
   /// The default table compiled into the binary.
   static std::shared_ptr<const price_table> embedded();
+  /// The table a PRICING_FILE setting names: that file, or the embedded table when the setting is empty.
+  static std::shared_ptr<const price_table> configured(const std::filesystem::path& pricing_file);
 
   /// Prices `usage` for `model` at `timestamp_us` (unix microseconds, UTC). `provider` may be empty (the model id
   /// then picks the provider). nullopt when no price is known: the caller stores the event as unpriced (also,

@@ -78,6 +78,9 @@ command_line parse_command_line(int argc, const char* const* argv);
 /// file exists but cannot be read or has a malformed line.
 std::map<std::string, std::string> read_env_file(const std::filesystem::path& path);
 
+/// The process environment as a map (the `environment` layer of load_config).
+std::map<std::string, std::string> process_environment();
+
 /// Builds the configuration from the layers. `environment` is the process environment as a map. Validates every
 /// value and the production rules; throws config_error with a one-line reason.
 config load_config(const command_line& cli, const std::map<std::string, std::string>& environment);
