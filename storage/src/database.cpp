@@ -105,8 +105,11 @@ std::string pragma_text(sqlite3* db, const char* sql) {
 storage_error::storage_error(int extended_code, const std::string& what)
     : std::runtime_error(what), code_(extended_code) {}
 
+storage_error::storage_error(kind k, const std::string& what) : std::runtime_error(what), kind_(k) {}
+
 bool storage_error::is_unique_violation() const noexcept {
-  return code_ == SQLITE_CONSTRAINT_UNIQUE || code_ == SQLITE_CONSTRAINT_PRIMARYKEY;
+  return kind_ == kind::unique_violation || code_ == SQLITE_CONSTRAINT_UNIQUE ||
+         code_ == SQLITE_CONSTRAINT_PRIMARYKEY;
 }
 
 // ---- database ---------------------------------------------------------------------------------------------------

@@ -16,15 +16,21 @@ namespace cg::storage {
 
 /// A failed SQLite call. Keeps SQLite's extended result code (SQLITE_FULL, SQLITE_IOERR_*, SQLITE_CONSTRAINT_*...).
 /// what() names the operation (the SQL or the file), SQLite's own message and the code.
+/// Other backends (PostgreSQL) say what kind of failure it was with `kind` and keep extended_code() 0.
 class storage_error : public std::runtime_error {
  public:
+  enum class kind { other, unique_violation, unavailable };
   storage_error(int extended_code, const std::string& what);
+  storage_error(kind k, const std::string& what);
   int extended_code() const noexcept { return code_; }
-  /// True for SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY.
+  /// True for SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY, or kind::unique_violation.
   bool is_unique_violation() const noexcept;
+  /// True when the database could not be reached at all (kind::unavailable): the call may work again later.
+  bool is_unavailable() const noexcept { return kind_ == kind::unavailable; }
 
  private:
-  int code_;
+  int code_ = 0;
+  kind kind_ = kind::other;
 };
 
 /// Durability of commits. `full` (default): `synchronous=FULL`, a commit survives power loss.

@@ -18,6 +18,7 @@ struct tracking_token_row {
   std::int64_t created_at_us = 0;
   std::optional<std::int64_t> last_seen_at_us;
   std::int64_t usage_count = 0;
+  std::optional<std::int64_t> deleted_at_us;  ///< set only by reads that include deleted tokens
 };
 
 /// CRUD for tracking tokens. A deleted token is hidden and can no longer ingest, but its row stays so that its
