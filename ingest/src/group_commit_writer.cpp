@@ -7,7 +7,7 @@
 
 namespace cg::ingest {
 
-group_commit_writer::group_commit_writer(storage::database db, options opts)
+group_commit_writer::group_commit_writer(std::unique_ptr<storage::connection> db, options opts)
     : db_(std::move(db)), opts_(opts), running_(true), thread_([this] { thread_main(); }) {}
 
 group_commit_writer::~group_commit_writer() { stop(); }
@@ -35,22 +35,14 @@ submit_status group_commit_writer::run(write_task task) {
 }
 
 submit_status group_commit_writer::probe(std::function<void(bool, const std::string&)> done) {
-  return run([this, done = std::move(done)](storage::database& db) {
+  return run([this, done = std::move(done)](storage::connection& db) {
     std::string error;
     try {
       // A write of realistic size (64 KiB, more than a typical batch), committed and synced like a batch: a disk
-      // with room for a few pages but not for events must not look healthy. Random bytes, because SQLite skips
-      // rewriting overflow pages whose content is unchanged.
-      storage::transaction tx(db);
-      storage::statement write(db, "INSERT INTO health_probe (id, written_at, filler) VALUES (1, ?1, randomblob(65536)) "
-                                   "ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at, "
-                                   "filler = excluded.filler");
-      write.bind(1, static_cast<std::int64_t>(
-                        std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count()));
-      write.step();
-      tx.commit();
+      // with room for a few pages but not for events must not look healthy.
+      db.write_probe(std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count());
     } catch (const std::exception& e) {
       error = e.what();
     }
@@ -83,7 +75,6 @@ group_commit_writer::stats_snapshot group_commit_writer::stats() const {
 
 void group_commit_writer::thread_main() {
   pthread_setname_np(pthread_self(), "cg-writer");  // shows in top -H, perf and gdb
-  storage::event_store store(db_);
   std::vector<pending_event> batch;
   batch.reserve(opts_.max_batch);
 
@@ -119,12 +110,12 @@ void group_commit_writer::thread_main() {
     if (task) {
       // A task reports its own errors through whatever it captured; one that throws must not kill the writer.
       try {
-        (*task)(db_);
+        (*task)(*db_);
       } catch (...) {
       }
       continue;
     }
-    commit(store, batch);
+    commit(batch);
     batch.clear();
   }
 
@@ -132,7 +123,7 @@ void group_commit_writer::thread_main() {
   running_ = false;
 }
 
-void group_commit_writer::commit(storage::event_store& store, std::vector<pending_event>& batch) {
+void group_commit_writer::commit(std::vector<pending_event>& batch) {
   std::vector<storage::event_row> rows;
   rows.reserve(batch.size());
   for (auto& pending : batch) rows.push_back(std::move(pending.row));
@@ -141,7 +132,7 @@ void group_commit_writer::commit(storage::event_store& store, std::vector<pendin
   std::string error;
   const auto began = std::chrono::steady_clock::now();
   try {
-    outcomes = store.commit_batch(rows);
+    outcomes = db_->commit_batch(rows);
   } catch (const std::exception& e) {
     error = e.what();
   }

@@ -1,21 +1,19 @@
 #include "cg/ingest/reprice.hpp"
 
 #include "cg/ingest/event_row.hpp"
-#include "cg/storage/cost_store.hpp"
 
 #include <vector>
 
 namespace cg::ingest {
 
-reprice_report reprice_events(storage::database& db, const pricing::price_table& prices,
+reprice_report reprice_events(storage::connection& db, const pricing::price_table& prices,
                               const reprice_options& options,
                               const std::function<void(const reprice_change&)>& on_change) {
-  storage::cost_store store(db);
   const storage::reprice_filter filter{options.start_us, options.end_us, options.token_id};
   reprice_report report;
   std::int64_t after = 0;
   for (;;) {
-    const auto page = store.next_page(filter, after, options.batch_size);
+    const auto page = db.reprice_page(filter, after, options.batch_size);
     if (page.empty()) break;
     std::vector<storage::cost_update> updates;
     for (const auto& e : page) {
@@ -32,7 +30,7 @@ reprice_report reprice_events(storage::database& db, const pricing::price_table&
         on_change({e.id, e.cost_nusd, now.cost_nusd, e.cost_source, now.cost_source, e.price_ref, now.price_ref});
       updates.push_back({e.id, now.cost_nusd, std::move(now.cost_source), std::move(now.price_ref)});
     }
-    if (!options.dry_run) store.apply(updates);
+    if (!options.dry_run) db.apply_costs(updates);
   }
   return report;
 }

@@ -49,7 +49,7 @@ std::optional<query_map> read_query(const request_ptr& ctx, const responder& res
 /// leaves the 64-bit range 422. `work` answers through `respond` itself.
 template <typename Work>
 void on_read_pool(services& s, const request_ptr& ctx, const responder& respond, Work work) {
-  s.reads.post([ctx, respond, work = std::move(work)](storage::database& db) mutable {
+  s.reads.post([ctx, respond, work = std::move(work)](storage::connection& db) mutable {
     try {
       work(db);
     } catch (const std::overflow_error& e) {
@@ -152,13 +152,12 @@ void handle_data(services& s, const request_ptr& ctx, const responder& respond) 
   if (!require_admin(s, ctx, respond)) return;
   auto params = read_query(ctx, respond);
   if (!params) return;
-  on_read_pool(s, ctx, respond, [&s, ctx, respond, params = std::move(*params)](storage::database& db) {
+  on_read_pool(s, ctx, respond, [&s, ctx, respond, params = std::move(*params)](storage::connection& db) {
     auto decoded = decode_data_query(params);
     if (auto* e = std::get_if<request_error>(&decoded)) return respond_bad_request(ctx, respond, e->field, e->message);
     const auto& q = std::get<data_query>(decoded);
-    storage::event_reader reader(db, project_rules(s));
     // One row more than asked says whether another page exists, so the last page never points to an empty one.
-    auto rows = reader.page(q.filter, storage::event_order::newest_first, q.after, q.limit + 1);
+    auto rows = db.events_page(q.filter, project_rules(s), storage::event_order::newest_first, q.after, q.limit + 1);
     json::value next = nullptr;
     if (rows.size() > q.limit) {
       rows.pop_back();
@@ -178,10 +177,9 @@ void handle_models(services& s, const request_ptr& ctx, const responder& respond
   auto params = read_query(ctx, respond);
   if (!params) return;
   if (auto e = reject_any_params(*params)) return respond_bad_request(ctx, respond, e->field, e->message);
-  on_read_pool(s, ctx, respond, [ctx, respond](storage::database& db) {
-    storage::event_reader reader(db);
+  on_read_pool(s, ctx, respond, [ctx, respond](storage::connection& db) {
     json::array models;
-    for (auto& m : reader.models()) models.emplace_back(m);
+    for (auto& m : db.models()) models.emplace_back(m);
     respond(json_ok(http::status::ok, json::object{{"models", std::move(models)}}));
   });
 }
@@ -190,11 +188,11 @@ void handle_costs(services& s, const request_ptr& ctx, const responder& respond,
   if (!require_admin(s, ctx, respond)) return;
   auto params = read_query(ctx, respond);
   if (!params) return;
-  on_read_pool(s, ctx, respond, [&s, ctx, respond, route, params = std::move(*params)](storage::database& db) {
+  on_read_pool(s, ctx, respond, [&s, ctx, respond, route, params = std::move(*params)](storage::connection& db) {
     auto decoded = decode_cost_query(params, route, now_us());
     if (auto* e = std::get_if<request_error>(&decoded)) return respond_bad_request(ctx, respond, e->field, e->message);
     const auto& request = std::get<storage::cost_report_request>(decoded);
-    const auto report = storage::run_cost_report(db, request, project_rules(s));
+    const auto report = db.run_cost_report(request, project_rules(s));
     respond(json_ok(http::status::ok, report_json(report, request)));
   });
 }
@@ -203,7 +201,7 @@ void handle_export(services& s, const request_ptr& ctx, const responder& respond
   if (!require_admin(s, ctx, respond)) return;
   auto params = read_query(ctx, respond);
   if (!params) return;
-  on_read_pool(s, ctx, respond, [&s, ctx, respond, params = std::move(*params)](storage::database& db) {
+  on_read_pool(s, ctx, respond, [&s, ctx, respond, params = std::move(*params)](storage::connection& db) {
     auto decoded = decode_export_query(params);
     if (auto* e = std::get_if<request_error>(&decoded)) return respond_bad_request(ctx, respond, e->field, e->message);
     auto& q = std::get<export_query>(decoded);
@@ -211,7 +209,7 @@ void handle_export(services& s, const request_ptr& ctx, const responder& respond
     // error status; later failures can only cut the transfer short (see body_piece::failed).
     std::shared_ptr<chunk_source> source;
     if (q.report) {
-      const auto report = storage::run_cost_report(db, *q.report, project_rules(s));
+      const auto report = db.run_cost_report(*q.report, project_rules(s));
       source = std::make_shared<text_source>(report_csv(report, q.report->group_by));
     } else {
       source = event_csv_source::start(s.reads, db, project_rules(s), q.filter, ctx->request_id);
@@ -233,10 +231,10 @@ void handle_reset(services& s, const request_ptr& ctx, const responder& respond)
   auto params = read_query(ctx, respond);
   if (!params) return;
   if (auto e = reject_any_params(*params)) return respond_bad_request(ctx, respond, e->field, e->message);
-  const auto status = s.writer.run([ctx, respond](storage::database& db) {
+  const auto status = s.writer.run([ctx, respond](storage::connection& db) {
     response res;
     try {
-      const auto deleted = storage::reset_usage(db);
+      const auto deleted = db.reset_usage();
       log().write("info", "usage_reset", {field("request_id", ctx->request_id), field("deleted", deleted)}, true);
       res = json_ok(http::status::ok, json::object{{"ok", true}, {"deleted", deleted}});
     } catch (const std::exception& e) {

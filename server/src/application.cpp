@@ -1,6 +1,7 @@
 #include "cg/server/application.hpp"
 
 #include "commands.hpp"
+#include "database_upkeep.hpp"
 #include "handlers.hpp"
 #include "http_session.hpp"
 #include "metrics_route.hpp"
@@ -15,9 +16,7 @@
 #include "cg/server/config.hpp"
 #include "cg/server/log.hpp"
 #include "cg/server/secrets.hpp"
-#include "cg/storage/database.hpp"
-#include "cg/storage/schema.hpp"
-#include "cg/storage/token_store.hpp"
+#include "cg/storage/connection.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -44,7 +43,7 @@ void reload_prices_on_sighup(net::signal_set& hup, read_pool& reads, const confi
                              std::atomic<std::shared_ptr<const pricing::price_table>>& prices) {
   hup.async_wait([&hup, &reads, &cfg, &prices](boost::system::error_code ec, int) {
     if (ec) return;
-    reads.post([&cfg, &prices](storage::database&) {
+    reads.post([&cfg, &prices](storage::connection&) {
       try {
         auto table = pricing::price_table::configured(cfg.pricing_file);
         for (const auto& warning : table->warnings()) log().write("warn", "pricing_warning", {field("warning", warning)});
@@ -87,19 +86,17 @@ int serve(config cfg) {
     cfg.ingest_key = dev_keys->ingest_key;
   }
 
-  if (cfg.db_path.has_parent_path()) std::filesystem::create_directories(cfg.db_path.parent_path());
-  const auto durability = cfg.durability_full ? storage::durability::full : storage::durability::normal;
-  storage::database write_db(cfg.db_path, storage::open_mode::read_write, durability);
-  storage::migrate(write_db);
+  const auto where = cfg.database();
+  if (!where.is_postgresql() && cfg.db_path.has_parent_path())
+    std::filesystem::create_directories(cfg.db_path.parent_path());
+  // The writer's connection migrates the schema (once, even when several gateways start together on PostgreSQL).
+  auto write_db = storage::open_writer(where);
 
   auto table = pricing::price_table::configured(cfg.pricing_file);
   std::atomic<std::shared_ptr<const pricing::price_table>> prices(table);
 
   ingest::token_registry tokens;
-  {
-    storage::token_store store(write_db);
-    tokens.replace(store.list());
-  }
+  tokens.replace(write_db->list_tokens());
 
   // Declared before the io_context: sessions still queued in it when it is destroyed release their connection
   // count into the policy, and the routes they point to must still exist then.
@@ -125,8 +122,9 @@ int serve(config cfg) {
       {cfg.writer_max_batch, cfg.writer_max_delay, cfg.writer_queue_capacity,
        [&ioc](std::function<void()> notify) { net::post(ioc, std::move(notify)); },
        [&metrics](const ingest::batch_report& b) { metrics.record_batch(b.rows, b.commit_time); }});
-  read_pool reads(cfg.db_path, cfg.read_threads);
+  read_pool reads(where, cfg.read_threads);
   services svc{cfg, tokens, writer, reads, prices, ioc, std::chrono::system_clock::now(), limits, metrics};
+  database_upkeep upkeep(svc);
   register_routes(routes, svc);
   register_metrics_route(routes, svc);
   register_openapi_route(routes, {.version = CG_VERSION,
@@ -152,13 +150,19 @@ int serve(config cfg) {
   log().write("info", "listening",
               {field("address", bound.address().to_string()), field("port", static_cast<std::int64_t>(bound.port())),
                field("url", base_url), field("dashboard", base_url + "/dashboard"),
-               field("env", cfg.production ? "production" : "development"), field("database", cfg.db_path.string()),
+               field("env", cfg.production ? "production" : "development"), field("database", where.describe()),
+               field("backend", where.is_postgresql() ? "postgresql" : "sqlite"),
                field("pricing", table->source()), field("threads", static_cast<std::int64_t>(cfg.threads))},
               true);
   // After the first line (which tests and scripts parse): a route registered without its route_doc.
   for (const auto& problem : openapi_problems(routes))
     log().write("warn", "openapi_incomplete", {field("problem", problem)}, true);
   for (const auto& warning : table->warnings()) log().write("warn", "pricing_warning", {field("warning", warning)});
+  if (cfg.database_url_ignored())
+    log().write("warn", "database_url_ignored",
+                {field("reason", "DATABASE_URL is neither postgresql://... nor sqlite:PATH; using the SQLite file"),
+                 field("database", where.describe())},
+                true);
   if (dev_keys) {
     // Development convenience only (never in production, never in the access log): the keys to paste.
     std::fprintf(stderr,
@@ -180,6 +184,7 @@ int serve(config cfg) {
   net::steady_timer log_timer(ioc);
   flush_logs_periodically(log_timer);
   accept->run();
+  upkeep.start();
 
   std::vector<std::thread> io_threads;
   for (unsigned i = 0; i < cfg.threads; ++i) io_threads.emplace_back([&ioc] {
@@ -194,6 +199,7 @@ int serve(config cfg) {
   // still-running writer); then stop the writer, which commits whatever is still queued; only then stop IO.
   policy.draining = true;
   accept->close();
+  upkeep.stop();
   const auto grace = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (policy.in_flight.load() > 0 && std::chrono::steady_clock::now() < grace)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

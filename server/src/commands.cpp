@@ -6,7 +6,7 @@
 #include "cg/pricing/price_cli.hpp"
 #include "cg/pricing/price_table.hpp"
 #include "cg/server/config.hpp"
-#include "cg/storage/schema.hpp"
+#include "cg/storage/connection.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -107,14 +107,14 @@ int run_reprice_command(int argc, const char* const* argv) {
 
     const auto cli = parse_command_line(static_cast<int>(rest.size()), rest.data());
     const auto cfg = load_config(cli, process_environment());
-    if (!std::filesystem::exists(cfg.db_path))
+    const auto where = cfg.database();
+    if (!where.is_postgresql() && !std::filesystem::exists(cfg.db_path))
       throw config_error(fmt::format("no database at {}", cfg.db_path.string()));
     auto table = pricing::price_table::configured(cfg.pricing_file);
-    auto db = storage::open_database(cfg.db_path,
-                                     cfg.durability_full ? storage::durability::full : storage::durability::normal);
+    auto db = storage::open_writer(where);
 
     ingest::reprice_options options{start_us, end_us, token, dry_run, 1000};
-    const auto report = ingest::reprice_events(db, *table, options, [](const ingest::reprice_change& c) {
+    const auto report = ingest::reprice_events(*db, *table, options, [](const ingest::reprice_change& c) {
       boost::json::object line{{"id", c.id},
                                 {"old_cost_usd", pricing::format_usd(c.old_cost_nusd)},
                                 {"new_cost_usd", pricing::format_usd(c.new_cost_nusd)},

@@ -25,6 +25,11 @@ const std::vector<setting_info>& settings() {
       {"DATA_DIR", "--data-dir", "data", "directory for the database and generated development keys"},
       {"DB_FILENAME", "--db-filename", "usage_log.sqlite", "database file name inside DATA_DIR"},
       {"DB_PATH", "--db", "", "full database path (overrides DATA_DIR/DB_FILENAME)"},
+      {"DATABASE_URL", "--database-url", "",
+       "postgresql://user:pass@host:5432/db selects PostgreSQL (several gateways, one database); sqlite:PATH or "
+       "nothing: the SQLite file"},
+      {"RETENTION_MONTHS", "--retention-months", "0",
+       "drop events older than this many whole months before the current one (checked hourly); 0 = keep all"},
       {"API_KEY", "--api-key", "", "admin key (X-API-Key or Authorization: Bearer); generated in development"},
       {"INGEST_KEY", "--ingest-key", "", "ingestion key (X-Ingest-Key); generated in development"},
       {"DURABILITY", "--durability", "full",
@@ -235,6 +240,14 @@ config load_config(const command_line& cli, const std::map<std::string, std::str
   if (c.threads == 0) c.threads = std::max(1U, std::thread::hardware_concurrency());
   c.data_dir = v["DATA_DIR"];
   c.db_path = v["DB_PATH"].empty() ? c.data_dir / v["DB_FILENAME"] : std::filesystem::path(v["DB_PATH"]);
+  c.database_url = v["DATABASE_URL"];
+  if (c.database_url.starts_with("sqlite:")) {
+    auto path = std::string_view(c.database_url).substr(7);
+    if (path.starts_with("//")) path.remove_prefix(2);  // sqlite:///abs/path and sqlite://rel both mean the path
+    if (path.empty()) throw config_error("DATABASE_URL=sqlite:PATH needs a path");
+    c.db_path = std::filesystem::path(path);
+  }
+  c.retention_months = parse_int<unsigned>("RETENTION_MONTHS", v["RETENTION_MONTHS"], 0, 1200);
   c.api_key = v["API_KEY"];
   c.ingest_key = v["INGEST_KEY"];
   if (v["DURABILITY"] != "full" && v["DURABILITY"] != "normal")
@@ -275,6 +288,18 @@ config load_config(const command_line& cli, const std::map<std::string, std::str
       throw config_error(fmt::format("ENV=production requires {} to be set", fmt::join(missing, " and ")));
   }
   return c;
+}
+
+storage::database_location config::database() const {
+  storage::database_location where;
+  if (storage::is_postgresql_url(database_url)) where.url = database_url;
+  where.sqlite_path = db_path;
+  where.sqlite_durability = durability_full ? storage::durability::full : storage::durability::normal;
+  return where;
+}
+
+bool config::database_url_ignored() const {
+  return !database_url.empty() && !storage::is_postgresql_url(database_url) && !database_url.starts_with("sqlite:");
 }
 
 std::string help_text() {

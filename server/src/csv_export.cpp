@@ -163,26 +163,24 @@ event_csv_source::event_csv_source(read_pool& reads, std::span<const storage::pr
       done_(done),
       request_id_(std::move(request_id)) {}
 
-std::shared_ptr<event_csv_source> event_csv_source::start(read_pool& reads, storage::database& db,
+std::shared_ptr<event_csv_source> event_csv_source::start(read_pool& reads, storage::connection& db,
                                                           std::span<const storage::project_rule> rules,
                                                           storage::event_filter filter, std::string request_id) {
-  storage::event_reader reader(db, rules);
-  filter.max_id = reader.max_id();
+  filter.max_id = db.max_event_id();
   auto source = std::make_shared<event_csv_source>(reads, rules, std::move(filter), std::string(event_csv_header()),
                                                    std::nullopt, false, std::move(request_id));
   source->read_page(db, source->pending_);
   return source;
 }
 
-void event_csv_source::read_page(storage::database& db, std::string& out) {
-  storage::event_reader reader(db, rules_);
+void event_csv_source::read_page(storage::connection& db, std::string& out) {
   out.reserve(out.size() + page_rows * 320);
   // Rows are encoded as they are read: a page exists only as its CSV text, never as row objects.
-  const auto count = reader.for_each(filter_, storage::event_order::oldest_first, after_, page_rows,
-                                     [this, &out](const storage::stored_event& row) {
-                                       append_event_csv(out, row);
-                                       after_ = storage::event_position{row.ts_us, row.id};
-                                     });
+  const auto count = db.for_each_event(filter_, rules_, storage::event_order::oldest_first, after_, page_rows,
+                                      [this, &out](const storage::stored_event& row) {
+                                        append_event_csv(out, row);
+                                        after_ = storage::event_position{row.ts_us, row.id};
+                                      });
   done_ = count < page_rows;
 }
 
@@ -195,12 +193,12 @@ void event_csv_source::pull(std::function<void(body_piece)> deliver) {
     deliver(body_piece{{}, true, false});
     return;
   }
-  reads_.post([self = shared_from_this(), deliver = std::move(deliver)](storage::database& db) {
+  reads_.post([self = shared_from_this(), deliver = std::move(deliver)](storage::connection& db) {
     self->read_next(db, deliver);
   });
 }
 
-void event_csv_source::read_next(storage::database& db, const std::function<void(body_piece)>& deliver) {
+void event_csv_source::read_next(storage::connection& db, const std::function<void(body_piece)>& deliver) {
   if (cancelled_.load(std::memory_order_relaxed)) return;  // the client is gone: nobody waits for this piece
   try {
     std::string piece;

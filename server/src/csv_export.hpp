@@ -51,7 +51,7 @@ class event_csv_source final : public chunk_source, public std::enable_shared_fr
 
   /// Reads the first page on `db` (call it on a read-pool thread) and returns the source primed with it. The
   /// filter is pinned to the rows stored now (max id), so rows that arrive while the file downloads are not in it.
-  static std::shared_ptr<event_csv_source> start(read_pool& reads, storage::database& db,
+  static std::shared_ptr<event_csv_source> start(read_pool& reads, storage::connection& db,
                                                  std::span<const storage::project_rule> rules,
                                                  storage::event_filter filter, std::string request_id);
 
@@ -59,9 +59,9 @@ class event_csv_source final : public chunk_source, public std::enable_shared_fr
   void cancel() noexcept override { cancelled_.store(true, std::memory_order_relaxed); }
 
  private:
-  void read_next(storage::database& db, const std::function<void(body_piece)>& deliver);
+  void read_next(storage::connection& db, const std::function<void(body_piece)>& deliver);
   /// Appends the next page's rows to `out` and moves the position past them.
-  void read_page(storage::database& db, std::string& out);
+  void read_page(storage::connection& db, std::string& out);
 
   read_pool& reads_;
   std::span<const storage::project_rule> rules_;

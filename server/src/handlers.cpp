@@ -100,13 +100,12 @@ json::object token_json(const storage::tracking_token_row& row) {
 // Runs an admin write on the writer thread (the only writable connection) and refreshes the token registry there,
 // so the next ingest request already sees the change.
 void token_write(services& s, const request_ptr& ctx, const responder& respond,
-                 std::function<response(storage::token_store&)> change) {
-  const auto status = s.writer.run([&s, ctx, respond, change = std::move(change)](storage::database& db) {
+                 std::function<response(storage::connection&)> change) {
+  const auto status = s.writer.run([&s, ctx, respond, change = std::move(change)](storage::connection& db) {
     response res;
     try {
-      storage::token_store store(db);
-      res = change(store);
-      s.tokens.replace(store.list());
+      res = change(db);
+      s.tokens.replace(db.list_tokens());
     } catch (const std::exception& e) {
       log().write("error", "token_write_failed", {field("request_id", ctx->request_id), field("error", e.what())},
                   true);
@@ -135,14 +134,19 @@ void handle_health(services& s, const request_ptr& ctx, const responder& respond
   const auto started = s.started_at;
   const auto table = s.prices.load(std::memory_order_acquire);
   json::object pricing_info{{"source", table->source()}, {"models", table->model_count()}};
-  auto finish = [st, respond, rid = ctx->request_id, started, pricing_info](bool ok, std::string reason) {
+  const auto where = s.cfg.database();
+  json::object database_info{{"backend", where.is_postgresql() ? "postgresql" : "sqlite"},
+                             {"location", where.describe()}};
+  auto finish = [st, respond, rid = ctx->request_id, started, pricing_info, database_info](bool ok,
+                                                                                         std::string reason) {
     if (st->answered.exchange(true)) return;
     // finish() runs on the writer or a read thread; the timer belongs to the IO threads, so cancel it there.
     net::post(st->timer.get_executor(), [st] { st->timer.cancel(); });
     const auto uptime =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - started).count();
     json::object body{{"timestamp", ingest::format_timestamp(now_us())}, {"version", CG_VERSION},
-                      {"uptime_s", uptime}, {"pricing", pricing_info}};
+                      {"uptime_s", uptime}, {"pricing", pricing_info},
+                      {"database", database_info}};
     if (ok) {
       body["status"] = "healthy";
       respond(json_ok(http::status::ok, body));
@@ -162,10 +166,9 @@ void handle_health(services& s, const request_ptr& ctx, const responder& respond
   auto& reads = s.reads;
   const auto status = s.writer.probe([finish, &reads](bool ok, const std::string& error) {
     if (!ok) return finish(false, "database write failed: " + error);
-    reads.post([finish](storage::database& db) {
+    reads.post([finish](storage::connection& db) {
       try {
-        storage::statement q(db, "SELECT count(*) FROM tracking_tokens");
-        q.step();
+        db.check_read();
         finish(true, "");
       } catch (const std::exception& e) {
         finish(false, std::string("database read failed: ") + e.what());
@@ -269,11 +272,10 @@ void handle_log(services& s, const request_ptr& ctx, const responder& respond) {
 
 void handle_list_tokens(services& s, const request_ptr& ctx, const responder& respond) {
   if (!require_admin(s, ctx, respond)) return;
-  s.reads.post([ctx, respond](storage::database& db) {
+  s.reads.post([ctx, respond](storage::connection& db) {
     try {
-      storage::token_store store(db);
       json::array tokens;
-      for (const auto& row : store.list()) tokens.push_back(token_json(row));
+      for (const auto& row : db.list_tokens()) tokens.push_back(token_json(row));
       respond(json_ok(http::status::ok, json::object{{"tokens", std::move(tokens)}}));
     } catch (const std::exception& e) {
       log().write("error", "read_failed", {field("request_id", ctx->request_id), field("error", e.what())}, true);
@@ -307,9 +309,9 @@ void handle_create_token(services& s, const request_ptr& ctx, const responder& r
     return;
   }
   const auto length = s.cfg.tracking_token_length;
-  token_write(s, ctx, respond, [label, length, ctx](storage::token_store& store) {
+  token_write(s, ctx, respond, [label, length, ctx](storage::connection& db) {
     try {
-      const auto row = store.create(label, random_urlsafe(length), now_us());
+      const auto row = db.create_token(label, random_urlsafe(length), now_us());
       return json_ok(http::status::created, json::object{{"id", row.id}, {"token", row.token}, {"label", row.label}});
     } catch (const storage::storage_error& e) {
       if (!e.is_unique_violation()) throw;
@@ -332,8 +334,8 @@ void handle_set_token_active(services& s, const request_ptr& ctx, const responde
     return;
   }
   const bool value = active->as_bool();
-  token_write(s, ctx, respond, [id = *id, value, ctx](storage::token_store& store) {
-    if (!store.set_active(id, value))
+  token_write(s, ctx, respond, [id = *id, value, ctx](storage::connection& db) {
+    if (!db.set_token_active(id, value))
       return json_error(http::status::not_found, fmt::format("no tracking token with id {}", id), ctx->request_id);
     return json_ok(http::status::ok, json::object{{"ok", true}, {"id", id}, {"active", value}});
   });
@@ -343,8 +345,8 @@ void handle_delete_token(services& s, const request_ptr& ctx, const responder& r
   if (!require_admin(s, ctx, respond)) return;
   const auto id = path_id(ctx, respond);
   if (!id) return;
-  token_write(s, ctx, respond, [id = *id, ctx](storage::token_store& store) {
-    if (!store.remove(id, now_us()))
+  token_write(s, ctx, respond, [id = *id, ctx](storage::connection& db) {
+    if (!db.remove_token(id, now_us()))
       return json_error(http::status::not_found, fmt::format("no tracking token with id {}", id), ctx->request_id);
     return json_ok(http::status::ok, json::object{{"ok", true}, {"id", id}, {"deleted", true}});
   });

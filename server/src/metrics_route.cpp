@@ -29,18 +29,13 @@ struct db_figures {
   std::optional<std::int64_t> last_usage_us;
 };
 
-db_figures read_db_figures(storage::database& db) {
+db_figures read_db_figures(storage::connection& db) {
   db_figures f;
   try {
-    storage::statement rows(db, "SELECT count(*) FROM usage_events");
-    rows.step();
-    f.usage_rows = rows.column_int64(0);
-    storage::statement tokens(db,
-                              "SELECT count(*) FROM tracking_tokens WHERE active = 1 AND deleted_at IS NULL");
-    tokens.step();
-    f.active_tokens = tokens.column_int64(0);
-    storage::statement last(db, "SELECT received_at FROM usage_events ORDER BY id DESC LIMIT 1");
-    if (last.step()) f.last_usage_us = last.column_int64(0);
+    const auto figures = db.figures();
+    f.usage_rows = figures.usage_rows;
+    f.active_tokens = figures.active_tokens;
+    f.last_usage_us = figures.last_received_at_us;
     f.ok = true;
   } catch (const std::exception& e) {
     f.error = e.what();
@@ -204,7 +199,7 @@ void handle_metrics(services& s, const request_ptr& ctx, const responder& respon
   mem.uptime_s =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - s.started_at).count();
 
-  s.reads.post([&s, ctx, respond, prometheus, mem = std::move(mem)](storage::database& db) {
+  s.reads.post([&s, ctx, respond, prometheus, mem = std::move(mem)](storage::connection& db) {
     const auto figures = read_db_figures(db);
     if (!figures.ok)
       log().write("error", "metrics_db_read_failed",

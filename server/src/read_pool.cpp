@@ -6,10 +6,10 @@
 
 namespace cg::server {
 
-read_pool::read_pool(const std::filesystem::path& db_path, unsigned threads) {
+read_pool::read_pool(const storage::database_location& where, unsigned threads) {
   // Connections are opened here, on the caller's thread, so a database that cannot be read fails start-up loudly.
-  std::vector<storage::database> connections;
-  for (unsigned i = 0; i < threads; ++i) connections.emplace_back(db_path, storage::open_mode::read_only);
+  std::vector<std::unique_ptr<storage::connection>> connections;
+  for (unsigned i = 0; i < threads; ++i) connections.push_back(storage::open_reader(where));
   for (auto& db : connections) threads_.emplace_back([this, db = std::move(db)]() mutable { thread_main(std::move(db)); });
 }
 
@@ -33,7 +33,7 @@ void read_pool::stop() {
     if (t.joinable()) t.join();
 }
 
-void read_pool::thread_main(storage::database db) {
+void read_pool::thread_main(std::unique_ptr<storage::connection> db) {
   pthread_setname_np(pthread_self(), "cg-read");
   for (;;) {
     job next;
@@ -45,7 +45,7 @@ void read_pool::thread_main(storage::database db) {
       jobs_.pop_front();
     }
     try {
-      next(db);
+      next(*db);
     } catch (const std::exception& e) {
       // Jobs answer their own errors; one that escapes is a bug, logged, and must not kill the pool.
       log().write("error", "read_job_failed", {field("error", e.what())}, true);

@@ -1,12 +1,12 @@
 #pragma once
 // A few threads, each with its own read-only connection, for admin queries: never run SQLite on an IO thread.
 
-#include "cg/storage/database.hpp"
+#include "cg/storage/connection.hpp"
 
 #include <condition_variable>
 #include <deque>
-#include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -17,9 +17,9 @@ namespace cg::server {
 /// A job must hand its result back to the caller's executor itself (the responder does).
 class read_pool {
  public:
-  using job = std::function<void(storage::database&)>;
+  using job = std::function<void(storage::connection&)>;
 
-  read_pool(const std::filesystem::path& db_path, unsigned threads);
+  read_pool(const storage::database_location& where, unsigned threads);
   ~read_pool();
   read_pool(const read_pool&) = delete;
   read_pool& operator=(const read_pool&) = delete;
@@ -29,7 +29,7 @@ class read_pool {
   void stop();
 
  private:
-  void thread_main(storage::database db);
+  void thread_main(std::unique_ptr<storage::connection> db);
 
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -15,6 +15,7 @@ tracking_token_row read_token(const statement& row) {
       .created_at_us = row.column_int64(4),
       .last_seen_at_us = row.column_optional_int64(5),
       .usage_count = row.column_int64(6),
+      .deleted_at_us = std::nullopt,
   };
 }
 
@@ -46,6 +47,19 @@ std::vector<tracking_token_row> token_store::list() {
   statement query(db_, select_sql("deleted_at IS NULL ORDER BY created_at, id"));
   std::vector<tracking_token_row> tokens;
   while (query.step()) tokens.push_back(read_token(query));
+  return tokens;
+}
+
+std::vector<tracking_token_row> token_store::list_all() {
+  std::string sql = "SELECT ";
+  sql += columns;
+  sql += ", deleted_at FROM tracking_tokens ORDER BY id";
+  statement query(db_, sql);
+  std::vector<tracking_token_row> tokens;
+  while (query.step()) {
+    tokens.push_back(read_token(query));
+    tokens.back().deleted_at_us = query.column_optional_int64(7);
+  }
   return tokens;
 }
 

@@ -93,7 +93,7 @@ TEST_SUITE("ingest.writer") {
     outcomes out;
     {
       // max_delay makes the first events wait for company, so the repeats below share a batch with their originals.
-      ingest::group_commit_writer writer(std::move(db), {.max_batch = 1000, .max_delay = 50ms, .queue_capacity = 100, .deliver = {}});
+      ingest::group_commit_writer writer(storage::adopt_sqlite(std::move(db)), {.max_batch = 1000, .max_delay = 50ms, .queue_capacity = 100, .deliver = {}});
       for (std::size_t i = 0; i < 20; ++i)
         REQUIRE(writer.submit(row(token, "e" + std::to_string(i % 10)), out.slot(i)) == ingest::submit_status::queued);
       REQUIRE(writer.submit(row(token, std::nullopt), out.slot(20)) == ingest::submit_status::queued);
@@ -131,7 +131,7 @@ TEST_SUITE("ingest.writer") {
     std::mutex deliverers_mutex;
     {
       ingest::group_commit_writer writer(
-          std::move(db), {.max_batch = 1000, .max_delay = 50ms, .queue_capacity = 100,
+          storage::adopt_sqlite(std::move(db)), {.max_batch = 1000, .max_delay = 50ms, .queue_capacity = 100,
                           .deliver = [&](std::function<void()> notify) {
                             ++handoffs;
                             std::lock_guard lock(deliverers_mutex);
@@ -150,7 +150,7 @@ TEST_SUITE("ingest.writer") {
     auto db = storage::open_database(tmp.path(), storage::durability::normal);
     const auto token = make_token(db, "a");
     outcomes out;
-    ingest::group_commit_writer writer(std::move(db), {.max_batch = 7, .max_delay = 20ms, .queue_capacity = 1000, .deliver = {}});
+    ingest::group_commit_writer writer(storage::adopt_sqlite(std::move(db)), {.max_batch = 7, .max_delay = 20ms, .queue_capacity = 1000, .deliver = {}});
     for (std::size_t i = 0; i < 70; ++i) writer.submit(row(token, "e" + std::to_string(i)), out.slot(i));
     out.wait_for(70);
     CHECK(writer.stats().batches >= 10);
@@ -164,7 +164,7 @@ TEST_SUITE("ingest.writer") {
     std::mutex mutex;
     std::vector<ingest::batch_report> reports;
     ingest::group_commit_writer writer(
-        std::move(db), {.max_batch = 7, .max_delay = 20ms, .queue_capacity = 1000, .deliver = {},
+        storage::adopt_sqlite(std::move(db)), {.max_batch = 7, .max_delay = 20ms, .queue_capacity = 1000, .deliver = {},
                         .observe = [&](const ingest::batch_report& r) {
                           std::lock_guard lock(mutex);
                           reports.push_back(r);
@@ -189,11 +189,11 @@ TEST_SUITE("ingest.writer") {
     auto db = storage::open_database(tmp.path(), storage::durability::normal);
     const auto token = make_token(db, "a");
     outcomes out;
-    ingest::group_commit_writer writer(std::move(db), {.max_batch = 1000, .max_delay = 0us, .queue_capacity = 3, .deliver = {}});
+    ingest::group_commit_writer writer(storage::adopt_sqlite(std::move(db)), {.max_batch = 1000, .max_delay = 0us, .queue_capacity = 3, .deliver = {}});
     // Block the writer thread with a task so nothing drains while the queue fills.
     std::mutex gate;
     std::unique_lock hold(gate);
-    writer.run([&gate](storage::database&) { std::lock_guard wait(gate); });
+    writer.run([&gate](storage::connection&) { std::lock_guard wait(gate); });
     std::this_thread::sleep_for(20ms);
     std::size_t queued = 0, refused = 0;
     for (std::size_t i = 0; i < 10; ++i) {
@@ -216,11 +216,11 @@ TEST_SUITE("ingest.writer") {
     const auto page_count = pages.column_int64(0);
     pages.reset();
     outcomes out;
-    ingest::group_commit_writer writer(std::move(db), {.max_batch = 1000, .max_delay = 20ms, .queue_capacity = 1000, .deliver = {}});
+    ingest::group_commit_writer writer(storage::adopt_sqlite(std::move(db)), {.max_batch = 1000, .max_delay = 20ms, .queue_capacity = 1000, .deliver = {}});
     // The database may not grow: SQLITE_FULL, exactly what a full disk gives.
     std::atomic<bool> limited{false};
-    writer.run([&](storage::database& wdb) {
-      wdb.exec("PRAGMA max_page_count = " + std::to_string(page_count));
+    writer.run([&](storage::connection& wdb) {
+      storage::sqlite_database(wdb)->exec("PRAGMA max_page_count = " + std::to_string(page_count));
       limited = true;
     });
     std::string big_meta = "\"" + std::string(3000, 'x') + "\"";
@@ -237,7 +237,7 @@ TEST_SUITE("ingest.writer") {
     CHECK(stats.rows_committed == 0);
 
     std::atomic<int> probe_result{-1};
-    writer.run([](storage::database& wdb) { wdb.exec("PRAGMA max_page_count = 1000000"); });
+    writer.run([](storage::connection& wdb) { storage::sqlite_database(wdb)->exec("PRAGMA max_page_count = 1000000"); });
     writer.probe([&](bool ok, const std::string&) { probe_result = ok ? 1 : 0; });
     for (int i = 0; i < 3000 && probe_result < 0; ++i) std::this_thread::sleep_for(1ms);
     CHECK(probe_result == 1);
@@ -258,7 +258,7 @@ TEST_SUITE("ingest.writer") {
     auto db = storage::open_database(tmp.path(), storage::durability::normal);
     const auto token = make_token(db, "a");
     outcomes out;
-    ingest::group_commit_writer writer(std::move(db), {.max_batch = 10, .max_delay = 0us, .queue_capacity = 10000, .deliver = {}});
+    ingest::group_commit_writer writer(storage::adopt_sqlite(std::move(db)), {.max_batch = 10, .max_delay = 0us, .queue_capacity = 10000, .deliver = {}});
     for (std::size_t i = 0; i < 500; ++i) writer.submit(row(token, "e" + std::to_string(i)), out.slot(i));
     writer.stop();
     CHECK(out.got.size() == 500);
@@ -271,8 +271,8 @@ TEST_SUITE("ingest.token_registry") {
   TEST_CASE("lookups see a replaced set at once; unknown and deleted tokens are absent") {
     ingest::token_registry registry;
     CHECK_FALSE(registry.find("abc"));
-    storage::tracking_token_row a{1, "app", "abc", true, 0, std::nullopt, 0};
-    storage::tracking_token_row b{2, "old", "def", false, 0, std::nullopt, 0};
+    storage::tracking_token_row a{1, "app", "abc", true, 0, std::nullopt, 0, std::nullopt};
+    storage::tracking_token_row b{2, "old", "def", false, 0, std::nullopt, 0, std::nullopt};
     registry.replace({a, b});
     REQUIRE(registry.find("abc"));
     CHECK(registry.find("abc")->id == 1);
@@ -281,5 +281,25 @@ TEST_SUITE("ingest.token_registry") {
     registry.replace({a});
     CHECK_FALSE(registry.find("def"));
     CHECK(registry.size() == 1);
+  }
+
+  TEST_CASE("refresh() applies another gateway's change, but never undoes a newer local replace()") {
+    ingest::token_registry registry;
+    storage::tracking_token_row a{1, "app", "abc", true, 0, std::nullopt, 0, std::nullopt};
+    registry.replace({a});
+    const auto before = registry.generation();
+    CHECK_FALSE(registry.refresh({a}, before));  // nothing a lookup sees differs
+    auto deactivated = a;
+    deactivated.active = false;
+    CHECK(registry.refresh({deactivated}, before));
+    CHECK_FALSE(registry.find("abc")->active);
+
+    // A refresh that read the database before this process's own change must not win over it.
+    const auto stale = registry.generation();
+    registry.replace({a});
+    CHECK_FALSE(registry.refresh({deactivated}, stale));
+    CHECK(registry.find("abc")->active);
+    CHECK(registry.refresh({}, registry.generation()));
+    CHECK_FALSE(registry.find("abc"));
   }
 }

@@ -1,14 +1,14 @@
 #pragma once
 /// The group-commit writer: the one thread that writes to the database, many events per transaction.
 
-#include "cg/storage/database.hpp"
-#include "cg/storage/event_store.hpp"
+#include "cg/storage/connection.hpp"
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -41,7 +41,7 @@ struct batch_report {
 /// Called on the writer thread after each batch, before its completions are delivered: record and return, no work.
 using batch_observer = std::function<void(const batch_report&)>;
 /// A job run on the writer thread, between batches, with the only writable connection (admin writes).
-using write_task = std::function<void(storage::database&)>;
+using write_task = std::function<void(storage::connection&)>;
 
 enum class submit_status { queued, queue_full, stopped };
 
@@ -68,7 +68,7 @@ class group_commit_writer {
   };
 
   /// Takes ownership of the writable connection (already migrated) and starts the thread.
-  group_commit_writer(storage::database db, options opts);
+  group_commit_writer(std::unique_ptr<storage::connection> db, options opts);
   /// Stops (draining the queue) if stop() was not called.
   ~group_commit_writer();
   group_commit_writer(const group_commit_writer&) = delete;
@@ -100,9 +100,9 @@ class group_commit_writer {
   using work_item = std::variant<pending_event, write_task>;
 
   void thread_main();
-  void commit(storage::event_store& store, std::vector<pending_event>& batch);
+  void commit(std::vector<pending_event>& batch);
 
-  storage::database db_;
+  std::unique_ptr<storage::connection> db_;
   options opts_;
 
   mutable std::mutex mutex_;

@@ -2,7 +2,7 @@
 /// Recomputing stored server-side costs with the price table in force now (for when a price was wrong).
 
 #include "cg/pricing/price_table.hpp"
-#include "cg/storage/database.hpp"
+#include "cg/storage/connection.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -40,7 +40,7 @@ struct reprice_report {
 /// `prices` and, unless dry_run, rewrites the changed ones batch by batch (one short transaction each, so a running
 /// server's writer is never held up for long). Client-supplied costs are never read nor touched. `on_change` sees
 /// every changed event. Throws storage_error.
-reprice_report reprice_events(storage::database& db, const pricing::price_table& prices,
+reprice_report reprice_events(storage::connection& db, const pricing::price_table& prices,
                               const reprice_options& options,
                               const std::function<void(const reprice_change&)>& on_change = {});
 

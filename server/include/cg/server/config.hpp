@@ -1,6 +1,7 @@
 #pragma once
 /// Configuration: defaults, then a `.env` file, then the environment, then command-line flags (flags win).
 
+#include "cg/storage/connection.hpp"
 #include "cg/storage/project_rules.hpp"
 
 #include <chrono>
@@ -26,7 +27,9 @@ struct config {
   bool production = false;
   unsigned threads = 0;  ///< 0: one per core
   std::filesystem::path data_dir = "data";
-  std::filesystem::path db_path;  ///< resolved: DB_PATH, else DATA_DIR/DB_FILENAME
+  std::filesystem::path db_path;  ///< resolved: DB_PATH, else DATA_DIR/DB_FILENAME (or DATABASE_URL=sqlite:PATH)
+  std::string database_url;       ///< DATABASE_URL: postgresql://… selects PostgreSQL; empty or anything else SQLite
+  unsigned retention_months = 0;  ///< RETENTION_MONTHS: keep this many whole months besides the current one; 0 = off
   std::string api_key;
   std::string ingest_key;
   bool durability_full = true;
@@ -52,6 +55,11 @@ struct config {
   std::string log_format = "json";  ///< json | logfmt
   std::string public_url;            ///< printed dashboard URL base; derived from host/port when empty
   std::vector<storage::project_rule> project_patterns;  ///< PROJECT_PATTERNS, in order
+
+  /// Where the events live, from database_url, db_path and durability.
+  storage::database_location database() const;
+  /// A DATABASE_URL that selects neither PostgreSQL nor a `sqlite:` path (the server then uses db_path and says so).
+  bool database_url_ignored() const;
 };
 
 /// One setting: its environment name, flag, default and meaning. The single source for parsing and --help.

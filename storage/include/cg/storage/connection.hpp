@@ -135,4 +135,9 @@ std::unique_ptr<connection> open_writer(const database_location& where);
 /// Opens a read-only connection. Open it after open_writer() migrated the schema.
 std::unique_ptr<connection> open_reader(const database_location& where);
 
+/// Wraps an open SQLite database (already migrated when it is to be written) as a connection.
+std::unique_ptr<connection> adopt_sqlite(database db);
+/// The SQLite database behind `c`, or nullptr for another backend: for tests and SQLite-only tooling.
+database* sqlite_database(connection& c) noexcept;
+
 }  // namespace cg::storage

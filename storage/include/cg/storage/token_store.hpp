@@ -33,6 +33,8 @@ class token_store {
   tracking_token_row create(const std::string& label, const std::string& token, std::int64_t now_us);
   /// Undeleted tokens, oldest first.
   std::vector<tracking_token_row> list();
+  /// Every token, deleted ones too (with deleted_at_us), by id.
+  std::vector<tracking_token_row> list_all();
   std::optional<tracking_token_row> find(std::int64_t id);
   /// The undeleted token with this token string, if any.
   std::optional<tracking_token_row> find_by_token(const std::string& token);
