@@ -224,6 +224,7 @@ int serve(config cfg) {
 int run_server(int argc, const char* const* argv) {
   if (argc > 1 && std::string_view(argv[1]) == "reprice") return run_reprice_command(argc - 1, argv + 1);
   if (argc > 1 && std::string_view(argv[1]) == "price") return run_price_command(argc - 1, argv + 1);
+  if (argc > 1 && std::string_view(argv[1]) == "migrate-db") return run_migrate_db_command(argc - 1, argv + 1);
   command_line cli;
   try {
     cli = parse_command_line(argc, argv);

@@ -7,6 +7,7 @@
 #include "cg/pricing/price_table.hpp"
 #include "cg/server/config.hpp"
 #include "cg/storage/connection.hpp"
+#include "cg/storage/database_copy.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -31,7 +32,91 @@ std::int64_t parse_bound(const std::string& name, const std::string& text, bool 
   return is_end && text.size() == 10 ? *us + day_us : *us;
 }
 
+/// `sqlite:PATH` (or a bare path) or a PostgreSQL URL.
+storage::database_location parse_location(const std::string& flag, const std::string& text) {
+  storage::database_location where;
+  if (storage::is_postgresql_url(text)) {
+    where.url = text;
+    return where;
+  }
+  std::string_view path = text;
+  if (path.starts_with("sqlite:")) path.remove_prefix(7);
+  if (path.starts_with("//")) path.remove_prefix(2);
+  if (path.empty()) throw config_error(flag + " needs sqlite:PATH or a postgresql:// URL");
+  where.sqlite_path = std::string(path);
+  return where;
+}
+
+boost::json::object totals_json(const storage::copy_totals& t) {
+  return {{"tokens", t.tokens}, {"events", t.events}, {"cost_usd", pricing::format_usd(t.cost_nusd)}};
+}
+
 }  // namespace
+
+int run_migrate_db_command(int argc, const char* const* argv) {
+  std::optional<std::string> from_text, to_text;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      auto value = [&](const std::string& flag) -> std::string {
+        if (const auto eq = arg.find('='); eq != std::string::npos) return arg.substr(eq + 1);
+        if (i + 1 >= argc) throw config_error(flag + " needs a value");
+        return argv[++i];
+      };
+      if (arg.starts_with("--from")) {
+        from_text = value("--from");
+      } else if (arg.starts_with("--to")) {
+        to_text = value("--to");
+      } else if (arg == "--help" || arg == "-h") {
+        std::puts(
+            "Usage: cost-guardian migrate-db --from sqlite:PATH --to postgresql://USER:PASS@HOST:5432/DB\n\n"
+            "Copies every tracking token (deleted ones too) and every usage event, with their ids, from one database\n"
+            "to another (either may be sqlite:PATH or a postgresql:// URL), creating the destination's schema if\n"
+            "needed. Rows the destination already has are skipped, so an interrupted copy can be run again. Then it\n"
+            "counts tokens, events and the exact cost sum on both sides and prints one JSON summary line; the exit\n"
+            "status is 0 only when they agree. Stop the gateways writing to the source first, or run it again at\n"
+            "the end: events stored after the copy began are not part of it.");
+        return 0;
+      } else {
+        throw config_error(fmt::format("unknown argument '{}' (see --help)", arg));
+      }
+    }
+    if (!from_text || !to_text) throw config_error("migrate-db needs --from and --to");
+    const auto from_where = parse_location("--from", *from_text);
+    const auto to_where = parse_location("--to", *to_text);
+    if (!from_where.is_postgresql() && !std::filesystem::exists(from_where.sqlite_path))
+      throw config_error(fmt::format("no database at {}", from_where.sqlite_path.string()));
+    if (from_where.describe() == to_where.describe()) throw config_error("--from and --to are the same database");
+
+    auto from = storage::open_writer(from_where);  // brings an older source schema up to date first
+    auto to = storage::open_writer(to_where);
+    const auto report = storage::copy_database(*from, *to, 5000, [](std::int64_t read) {
+      if (read % 100'000 == 0) std::fprintf(stderr, "migrate-db: %lld events copied\n", static_cast<long long>(read));
+    });
+    boost::json::object summary{{"event", report.verified() ? "migrated" : "migration_mismatch"},
+                                {"from", from_where.describe()},
+                                {"to", to_where.describe()},
+                                {"tokens_added", report.tokens_added},
+                                {"events_added", report.events_added},
+                                {"source", totals_json(report.source)},
+                                {"destination", totals_json(report.destination)},
+                                {"verified", report.verified()}};
+    std::cout << boost::json::serialize(summary) << std::endl;
+    if (!report.verified()) {
+      std::fprintf(stderr,
+                   "cost-guardian migrate-db: the destination does not hold the same tokens, events and cost as the "
+                   "source (it may already contain other data under the same ids); nothing was overwritten\n");
+      return 1;
+    }
+    return 0;
+  } catch (const config_error& e) {
+    std::fprintf(stderr, "cost-guardian migrate-db: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cost-guardian migrate-db: %s\n", e.what());
+    return 1;
+  }
+}
 
 int run_price_command(int argc, const char* const* argv) {
   for (int i = 1; i < argc; ++i) {

@@ -1,5 +1,5 @@
 #pragma once
-// The binary's subcommands besides serving: `cost-guardian price` and `cost-guardian reprice`.
+// The binary's subcommands besides serving: `price`, `reprice` and `migrate-db`.
 
 namespace cg::server {
 
@@ -8,5 +8,8 @@ int run_price_command(int argc, const char* const* argv);
 
 /// `cost-guardian reprice --start DATE --end DATE [--token ID] [--dry-run] [settings flags]`.
 int run_reprice_command(int argc, const char* const* argv);
+
+/// `cost-guardian migrate-db --from sqlite:PATH --to postgresql://…`: copies tokens and events, then verifies.
+int run_migrate_db_command(int argc, const char* const* argv);
 
 }  // namespace cg::server

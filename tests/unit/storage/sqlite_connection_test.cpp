@@ -1,5 +1,6 @@
 // storage::connection on its SQLite backend: what the server, the writer and migrate-db see of the embedded default.
 #include "cg/storage/connection.hpp"
+#include "cg/storage/database_copy.hpp"
 
 #include "storage_test_support.hpp"
 
@@ -124,5 +125,36 @@ TEST_SUITE("storage.connection") {
     const auto outcome = to->commit_batch(again);
     CHECK(outcome.at(0).duplicate);
     CHECK(outcome.at(0).id == events[0].id);
+  }
+
+  TEST_CASE("copy_database copies page by page, verifies, is safe to re-run, and notices a clash of ids") {
+    test::temp_dir dir;
+    auto from = open_writer(sqlite_at(dir.file("from.sqlite")));
+    const auto token = from->create_token("app", "tok-app", 1);
+    std::vector<event_row> rows;
+    for (int i = 0; i < 25; ++i) rows.push_back(event_at(token.id, jan_2026 + i, "e" + std::to_string(i), 1000 + i));
+    from->commit_batch(rows);
+
+    auto to = open_writer(sqlite_at(dir.file("to.sqlite")));
+    std::int64_t last_progress = 0;
+    const auto first = copy_database(*from, *to, 10, [&](std::int64_t read) { last_progress = read; });
+    CHECK(first.verified());
+    CHECK(first.events_added == 25);
+    CHECK(first.tokens_added == 1);
+    CHECK(last_progress == 25);
+    CHECK(first.source.cost_nusd == 25 * 1000 + 300);
+    const auto again = copy_database(*from, *to, 10);
+    CHECK(again.verified());
+    CHECK(again.events_added == 0);
+
+    // A destination that already holds other events under the copied ids is reported, never overwritten.
+    auto other = open_writer(sqlite_at(dir.file("other.sqlite")));
+    const auto stranger = other->create_token("stranger", "tok-stranger", 1);
+    std::vector<event_row> theirs{event_at(stranger.id, feb_2026, "x", 5)};
+    other->commit_batch(theirs);
+    const auto clash = copy_database(*from, *other, 10);
+    CHECK_FALSE(clash.verified());
+    CHECK(clash.destination.tokens == 0);  // id 1 is someone else's token there
+    CHECK(clash.destination.cost_nusd != clash.source.cost_nusd);
   }
 }
