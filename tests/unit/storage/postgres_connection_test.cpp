@@ -12,6 +12,7 @@
 #include "postgres/postgres_connection.hpp"
 #include "postgres_test_support.hpp"
 #include "storage_test_support.hpp"
+#include "tcp_forwarder.hpp"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -705,6 +706,52 @@ TEST_CASE("postgres: an unreachable server is kind::unavailable, quickly, and a 
     CHECK(writer->list_tokens().size() == 1);
     CHECK(reader->list_tokens().size() == 1);
   }
+}
+
+TEST_CASE("postgres: while the server is away calls fail fast with kind::unavailable, and work once it is back") {
+  auto db = postgres_database::create();
+  if (!db) return;
+  const auto target = test::redirect(db->url(), 0);
+  test::tcp_forwarder server(target.host, target.port);
+  const database_location via{.url = test::redirect(db->url(), server.port()).conninfo};
+  auto writer = open_postgres_writer(via);
+  auto reader = open_postgres_reader(via);
+  const auto token = writer->create_token("alpha", "tok-a", 1).id;
+
+  server.stop();
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) {
+    const auto write = test::error_of([&] {
+      writer->commit_batch(std::vector{make_event(token, "while-down", utc("2025-03-01"))});
+    });
+    REQUIRE(write);
+    CHECK(write->is_unavailable());
+    const auto read = test::error_of([&] { reader->max_event_id(); });
+    REQUIRE(read);
+    CHECK(read->is_unavailable());
+  }
+  // Refused connects and the backoff in between: no call waits.
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+
+  server.start();
+  // Back within one backoff period (at most 5 s).
+  bool written = false;
+  bool read = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
+  while ((!written || !read) && std::chrono::steady_clock::now() < deadline) {
+    try {
+      if (!written) written = !writer->commit_batch(std::vector{make_event(token, "after", utc("2025-03-01"))})[0].duplicate;
+      if (!read) read = reader->max_event_id() > 0;
+    } catch (const storage_error& e) {
+      REQUIRE(e.is_unavailable());
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  CHECK(written);
+  CHECK(read);
+  // Nothing of the failed batches was stored.
+  auto check = db->open();
+  CHECK(pg_int(check, "SELECT count(*) FROM usage_events") == 1);
 }
 
 TEST_CASE("postgres: INSERT … unnest against COPY on 1,000-event batches" * doctest::skip()) {

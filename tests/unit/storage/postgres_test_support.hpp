@@ -31,6 +31,46 @@ inline std::string with_database(const std::string& url, const std::string& name
   return url.substr(0, path + 1) + name + url.substr(end);
 }
 
+/// A key=value connection string with every setting of `url` but the server's address, which becomes
+/// 127.0.0.1:`port`; and the address it replaced (host or socket directory, port).
+struct redirected_url {
+  std::string conninfo;
+  std::string host;
+  int port = 5432;
+};
+
+inline redirected_url redirect(const std::string& url, int port) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+  if (options == nullptr) {
+    PQfreemem(error);
+    throw std::runtime_error("cannot parse " + url);
+  }
+  redirected_url out;
+  out.host = "/var/run/postgresql";
+  for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr || *o->val == '\0') continue;
+    const std::string_view key = o->keyword;
+    if (key == "host" || key == "hostaddr") {
+      out.host = o->val;
+      continue;
+    }
+    if (key == "port") {
+      out.port = std::stoi(o->val);
+      continue;
+    }
+    std::string value;
+    for (const char c : std::string_view(o->val)) {
+      if (c == '\'' || c == '\\') value += '\\';
+      value += c;
+    }
+    out.conninfo += std::string(key) + "='" + value + "' ";
+  }
+  PQconninfoFree(options);
+  out.conninfo += "host=127.0.0.1 port=" + std::to_string(port);
+  return out;
+}
+
 /// Creates a uniquely named database on construction and drops it (closing whatever is still connected) at the end.
 class postgres_database {
  public:
