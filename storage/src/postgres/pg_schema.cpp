@@ -233,17 +233,40 @@ std::set<month> existing_partitions(session& s) {
   return out;
 }
 
-void lock_partitions(session& s) {
+void create_partition(session& s, month m) {
+  const std::string name = partition_name(m);
+  transaction tx(s);
   s.exec(fmt::format("SELECT pg_advisory_xact_lock({})", partition_lock), "waiting for the partition lock");
+  // Another gateway may have made it while we waited; the catalog read here sees what it committed.
+  const query_result attached = s.exec(fmt::format("SELECT EXISTS (SELECT 1 FROM pg_inherits "
+                                                   "WHERE inhparent = 'usage_events'::regclass "
+                                                   "AND inhrelid = to_regclass('{}'))",
+                                                   name),
+                                       "looking for a partition");
+  if (!attached.boolean(0, 0)) {
+    // Fail rather than wait long for the lock (a retention run detaching a month): the batch is answered 503 and
+    // retried, where waiting would hold every insert of this gateway.
+    s.exec("SET LOCAL lock_timeout = '5s'", "creating a partition");
+    s.exec(fmt::format("CREATE TABLE IF NOT EXISTS {} (LIKE usage_events INCLUDING DEFAULTS)", name),
+           fmt::format("creating table {}", name));
+    s.exec(fmt::format("ALTER TABLE usage_events ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})", name,
+                       month_start(m), month_start(month{m.index + 1})),
+           fmt::format("attaching partition {}", name));
+  }
+  tx.commit();
 }
 
-void create_partition(session& s, month m) {
-  transaction tx(s);
-  lock_partitions(s);
-  s.exec(fmt::format("CREATE TABLE IF NOT EXISTS {} PARTITION OF usage_events FOR VALUES FROM ({}) TO ({})",
-                     partition_name(m), month_start(m), month_start(month{m.index + 1})),
-         fmt::format("creating partition {}", partition_name(m)));
-  tx.commit();
+std::int64_t drop_partition(session& s, month m) {
+  const std::string name = partition_name(m);
+  // Concurrently: inserts into other months and reads go on meanwhile; it waits for transactions that use the
+  // partition to end. It cannot run inside a transaction block, so it takes no advisory lock: a gateway that
+  // recreates the month meanwhile (a backfill) gets a new, empty partition.
+  s.exec(fmt::format("ALTER TABLE usage_events DETACH PARTITION {} CONCURRENTLY", name),
+         fmt::format("detaching partition {}", name));
+  const std::int64_t events =
+      s.exec(fmt::format("SELECT count(*) FROM {}", name), fmt::format("counting the events of {}", name)).int64(0, 0);
+  s.exec(fmt::format("DROP TABLE {}", name), fmt::format("dropping {}", name));
+  return events;
 }
 
 }  // namespace cg::storage::pg

@@ -40,10 +40,13 @@ std::string partition_name(month m);
 
 /// The months that have a partition now.
 std::set<month> existing_partitions(session& s);
-/// Takes the advisory lock under which partitions are created and dropped, until the end of the current transaction.
-void lock_partitions(session& s);
 /// Creates the partition of `m` if no gateway has yet: its own short transaction under an advisory lock. Must not
-/// run inside another transaction.
+/// run inside another transaction. The table is made on its own and then attached, which locks usage_events only
+/// against other schema changes (SHARE UPDATE EXCLUSIVE): `CREATE TABLE … PARTITION OF` would take an ACCESS
+/// EXCLUSIVE lock that queues behind a long report and stalls every insert queued behind it.
 void create_partition(session& s, month m);
+/// Detaches the partition of `m` without blocking inserts or reads of other months (DETACH … CONCURRENTLY, outside
+/// any transaction), then drops it. Returns how many events it held.
+std::int64_t drop_partition(session& s, month m);
 
 }  // namespace cg::storage::pg

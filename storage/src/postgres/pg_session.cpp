@@ -197,9 +197,12 @@ void session::connect() {
     failure = "out of memory";
   } else if (PQstatus(conn_) != CONNECTION_OK) {
     failure = trimmed(PQerrorMessage(conn_));
-  } else if (PQserverVersion(conn_) < 120000) {
-    failure = fmt::format("server version {} is too old: Cost Guardian needs PostgreSQL 12 or newer",
-                          PQserverVersion(conn_));
+  } else if (const int version = PQserverVersion(conn_); version < 140000) {
+    // DETACH PARTITION … CONCURRENTLY (retention without blocking ingest) came with 14.
+    disconnect();
+    throw storage_error(storage_error::kind::other,
+                        fmt::format("{} runs PostgreSQL {}.{}: Cost Guardian needs PostgreSQL 14 or newer", describe_,
+                                    version / 10000, version % 10000));
   }
   if (failure.empty()) {
     // Notices ("relation … already exists, skipping" from IF NOT EXISTS) are expected; libpq would print them on

@@ -611,27 +611,22 @@ std::int64_t postgres_connection::apply_costs(std::span<const cost_update> updat
 retention_result postgres_connection::drop_events_before(std::int64_t cutoff_us) {
   return run([&] {
     retention_result result;
+    for (const pg::month m : pg::existing_partitions(session_)) {
+      if (pg::month_start(pg::month{m.index + 1}) > cutoff_us) continue;
+      result.events_deleted += pg::drop_partition(session_, m);
+      result.months_dropped.push_back(pg::month_label(m));
+    }
+    forget_months();
+    // A cutoff inside a month: that month's earlier rows go one by one. Then the dedupe keys of every dropped
+    // event; each in its own transaction, so ingest (which writes keys before events) never waits for both.
     {
       pg::transaction tx(session_);
       session_.exec(no_timeout, "retention");
-      pg::lock_partitions(session_);
-      for (const pg::month m : pg::existing_partitions(session_)) {
-        if (pg::month_start(pg::month{m.index + 1}) > cutoff_us) continue;
-        const std::string name = pg::partition_name(m);
-        result.events_deleted +=
-            session_.exec(fmt::format("SELECT count(*) FROM {}", name), "counting a month's events").int64(0, 0);
-        session_.exec(fmt::format("DROP TABLE {}", name), fmt::format("dropping partition {}", name));
-        result.months_dropped.push_back(pg::month_label(m));
-      }
-      // A cutoff inside a month: that month's earlier rows go one by one.
       result.events_deleted += session_.exec("DELETE FROM usage_events WHERE ts < $1::bigint",
                                              query_params().add(cutoff_us), "deleting old events")
                                    .affected();
       tx.commit();
     }
-    forget_months();
-    // The dedupe keys of the dropped events, in their own transaction so that ingest (which writes keys before
-    // events) never waits on a lock this one holds on usage_events.
     pg::transaction tx(session_);
     session_.exec(no_timeout, "retention");
     session_.exec("DELETE FROM event_keys WHERE ts < $1::bigint", query_params().add(cutoff_us),

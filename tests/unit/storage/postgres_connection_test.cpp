@@ -428,6 +428,23 @@ TEST_CASE("postgres: monthly partitions are made ahead, for backfills on demand,
   CHECK(pg_int(check, "SELECT count(*) FROM usage_events") == 2);
 }
 
+TEST_CASE("postgres: a new month's partition does not wait for a long read of usage_events") {
+  auto db = postgres_database::create();
+  if (!db) return;
+  auto writer = open_postgres_writer(at(*db));
+  const auto token = writer->create_token("alpha", "tok-a", 1).id;
+  // A report in progress: a transaction that has read usage_events and holds its lock until it ends.
+  auto report = db->open();
+  report.exec("BEGIN", "test");
+  report.exec("SELECT count(*) FROM usage_events", "test");
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(!writer->commit_batch(std::vector{make_event(token, "backfill", utc("2016-02-29", 12))})[0].duplicate);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+  report.exec("COMMIT", "test");
+  auto check = db->open();
+  CHECK(pg_int(check, "SELECT count(*) FROM usage_events_2016_02") == 1);
+}
+
 TEST_CASE("postgres: tracking tokens: create, list, deactivate, delete, reuse a deleted label, unique violations") {
   auto db = postgres_database::create();
   if (!db) return;
