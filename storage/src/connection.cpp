@@ -1,5 +1,6 @@
 #include "cg/storage/connection.hpp"
 
+#include "postgres/postgres_connection.hpp"
 #include "sqlite_connection.hpp"
 
 #include <fmt/format.h>
@@ -49,15 +50,11 @@ std::vector<stored_event> connection::events_page(const event_filter& filter, st
 }
 
 std::unique_ptr<connection> open_writer(const database_location& where) {
-  if (where.is_postgresql())
-    throw storage_error(storage_error::kind::other, "this build has no PostgreSQL support yet");
-  return open_sqlite_writer(where);
+  return where.is_postgresql() ? open_postgres_writer(where) : open_sqlite_writer(where);
 }
 
 std::unique_ptr<connection> open_reader(const database_location& where) {
-  if (where.is_postgresql())
-    throw storage_error(storage_error::kind::other, "this build has no PostgreSQL support yet");
-  return open_sqlite_reader(where);
+  return where.is_postgresql() ? open_postgres_reader(where) : open_sqlite_reader(where);
 }
 
 }  // namespace cg::storage

@@ -1,6 +1,6 @@
 #include "cg/storage/cost_report.hpp"
 
-#include "event_sql.hpp"
+#include "report_accumulator.hpp"
 
 #include <sqlite3.h>
 
@@ -32,57 +32,6 @@ constexpr std::array dimension_names{
 bool is_time(report_dimension d) {
   return d == report_dimension::day || d == report_dimension::week || d == report_dimension::month;
 }
-
-void checked_add(std::int64_t& sum, std::int64_t value) {
-  if (__builtin_add_overflow(sum, value, &sum))
-    throw std::overflow_error("a report sum exceeds the 64-bit integer range; narrow the range or the filters");
-}
-
-// The event columns a report reads after the grouping columns, in this order.
-constexpr std::string_view sum_columns =
-    "e.input_tokens, e.output_tokens, e.total_tokens, e.cache_read_tokens, e.cache_write_tokens, e.reasoning_tokens, "
-    "e.cost_nusd";
-constexpr int sum_column_count = 7;
-
-// The non-time dimensions the request groups by, in request order: these are the scan's key columns.
-std::vector<report_dimension> column_dimensions(const cost_report_request& request) {
-  std::vector<report_dimension> out;
-  for (const auto d : request.group_by)
-    if (!is_time(d)) out.push_back(d);
-  return out;
-}
-
-bool needs_time(const cost_report_request& request) {
-  return std::any_of(request.group_by.begin(), request.group_by.end(), is_time);
-}
-
-// One group while streaming: its local day (when a time dimension is asked for), its key column values, its sums.
-struct partial_group {
-  local_day day = 0;
-  std::vector<std::optional<std::string>> values;
-  usage_totals totals;
-};
-
-// Finds the local day of each row without a time-zone lookup per row: rows mostly arrive in time order, so the day
-// of the previous row is usually the day of this one.
-class day_cache {
- public:
-  explicit day_cache(const time_zone_ref& zone) : zone_(zone) {}
-  local_day day_of(std::int64_t ts) {
-    if (ts >= start_ && ts < end_) return day_;
-    day_ = zone_.day_of(ts);
-    start_ = zone_.day_start(day_);
-    end_ = zone_.day_start(day_ + 1);
-    if (!(start_ <= ts && ts < end_)) start_ = end_ = 0;  // never cache a day the zone data disagrees with
-    return day_;
-  }
-
- private:
-  const time_zone_ref& zone_;
-  local_day day_ = 0;
-  std::int64_t start_ = 0;
-  std::int64_t end_ = 0;
-};
 
 std::optional<std::int64_t> to_int(const std::optional<std::string>& text) {
   if (!text) return std::nullopt;
@@ -128,39 +77,26 @@ std::string_view report_dimension_name(report_dimension d) {
 }
 
 void usage_totals::add(const usage_totals& other) {
-  checked_add(requests, other.requests);
-  checked_add(input_tokens, other.input_tokens);
-  checked_add(output_tokens, other.output_tokens);
-  checked_add(total_tokens, other.total_tokens);
-  checked_add(cache_read_tokens, other.cache_read_tokens);
-  checked_add(cache_write_tokens, other.cache_write_tokens);
-  checked_add(reasoning_tokens, other.reasoning_tokens);
-  checked_add(cost_nusd, other.cost_nusd);
+  detail::checked_add(requests, other.requests);
+  detail::checked_add(input_tokens, other.input_tokens);
+  detail::checked_add(output_tokens, other.output_tokens);
+  detail::checked_add(total_tokens, other.total_tokens);
+  detail::checked_add(cache_read_tokens, other.cache_read_tokens);
+  detail::checked_add(cache_write_tokens, other.cache_write_tokens);
+  detail::checked_add(reasoning_tokens, other.reasoning_tokens);
+  detail::checked_add(cost_nusd, other.cost_nusd);
 }
 
 bound_sql cost_report_sql(const cost_report_request& request, std::span<const project_rule> rules) {
   detail::sql_builder sql;
   sql.text("SELECT ");
-  if (needs_time(request)) sql.text("e.ts, ");
+  if (detail::report_needs_time(request)) sql.text("e.ts, ");
   bool reads_project = detail::filter_needs_project(request.filter);
-  for (const auto d : column_dimensions(request)) {
-    switch (d) {
-      case report_dimension::model: sql.text("e.model"); break;
-      case report_dimension::provider: sql.text("e.provider"); break;
-      case report_dimension::token: sql.text("e.token_id"); break;
-      case report_dimension::project:
-        detail::append_project(sql, rules);
-        reads_project = true;
-        break;
-      case report_dimension::user: sql.text("e.user"); break;
-      case report_dimension::feature: sql.text("e.feature"); break;
-      case report_dimension::environment: sql.text("e.environment"); break;
-      case report_dimension::session_type: sql.text("e.session_type"); break;
-      default: break;  // time dimensions come from e.ts
-    }
+  for (const auto d : detail::report_key_columns(request)) {
+    detail::append_report_column(sql, d, rules, reads_project);
     sql.text(", ");
   }
-  sql.text(sum_columns).text(detail::events_from);
+  sql.text(detail::report_sum_columns).text(detail::events_from);
   if (reads_project && detail::project_needs_token(rules)) sql.text(detail::token_join);
   detail::append_where(sql, request.filter, rules);
   return std::move(sql).finish();
@@ -172,79 +108,121 @@ cost_report run_cost_report(database& db, const cost_report_request& request, st
   query.bind_to(stmt);
   sqlite3_stmt* const raw = stmt.handle();
 
-  const bool with_time = needs_time(request);
-  const auto key_dims = column_dimensions(request);
+  const bool with_time = detail::report_needs_time(request);
   const int first_key = with_time ? 1 : 0;
-  const int first_sum = first_key + static_cast<int>(key_dims.size());
-  day_cache days(request.zone);
+  const int first_sum = first_key + static_cast<int>(detail::report_key_columns(request).size());
+  detail::day_cache days(request.zone);
+  detail::report_accumulator groups(request);
 
-  // Key bytes: the local day, then per key column a null flag or its length and bytes.
-  std::unordered_map<std::string, partial_group> groups;
-  std::string key;
+  usage_totals row;
+  row.requests = 1;
   while (stmt.step()) {
-    key.clear();
-    local_day day = 0;
-    if (with_time) {
-      day = days.day_of(sqlite3_column_int64(raw, 0));
-      key.append(reinterpret_cast<const char*>(&day), sizeof day);
-    }
+    groups.start_row(with_time ? days.day_of(sqlite3_column_int64(raw, 0)) : 0);
     for (int c = first_key; c < first_sum; ++c) {
       if (sqlite3_column_type(raw, c) == SQLITE_NULL) {
-        key.push_back('\0');
+        groups.null();
         continue;
       }
       const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(raw, c));
-      const auto size = static_cast<std::uint32_t>(sqlite3_column_bytes(raw, c));
-      key.push_back('\1');
-      key.append(reinterpret_cast<const char*>(&size), sizeof size);
-      key.append(text, size);
+      groups.value(std::string_view(text, static_cast<std::size_t>(sqlite3_column_bytes(raw, c))));
     }
-    auto [it, inserted] = groups.try_emplace(key);
-    partial_group& group = it->second;
-    if (inserted) {
-      group.day = day;
-      for (int c = first_key; c < first_sum; ++c) group.values.push_back(stmt.column_optional_text(c));
-    }
-    usage_totals row;
-    row.requests = 1;
     row.input_tokens = sqlite3_column_int64(raw, first_sum);
     row.output_tokens = sqlite3_column_int64(raw, first_sum + 1);
     row.total_tokens = sqlite3_column_int64(raw, first_sum + 2);
     row.cache_read_tokens = sqlite3_column_int64(raw, first_sum + 3);
     row.cache_write_tokens = sqlite3_column_int64(raw, first_sum + 4);
     row.reasoning_tokens = sqlite3_column_int64(raw, first_sum + 5);
-    row.cost_nusd = sqlite3_column_int64(raw, first_sum + sum_column_count - 1);
-    group.totals.add(row);
+    row.cost_nusd = sqlite3_column_int64(raw, first_sum + detail::report_sum_column_count - 1);
+    groups.add(row);
   }
+  std::unordered_map<std::int64_t, std::string> labels;
+  if (groups.needs_token_labels()) labels = token_labels(db);
+  return std::move(groups).finish(labels);
+}
 
+namespace detail {
+
+void checked_add(std::int64_t& sum, std::int64_t value) {
+  if (__builtin_add_overflow(sum, value, &sum))
+    throw std::overflow_error("a report sum exceeds the 64-bit integer range; narrow the range or the filters");
+}
+
+bool report_needs_time(const cost_report_request& request) {
+  return std::any_of(request.group_by.begin(), request.group_by.end(), is_time);
+}
+
+std::vector<report_dimension> report_key_columns(const cost_report_request& request) {
+  std::vector<report_dimension> out;
+  for (const auto d : request.group_by)
+    if (!is_time(d)) out.push_back(d);
+  return out;
+}
+
+void append_report_column(sql_builder& sql, report_dimension d, std::span<const project_rule> rules,
+                          bool& reads_project) {
+  switch (d) {
+    case report_dimension::model: sql.text("e.model"); break;
+    case report_dimension::provider: sql.text("e.provider"); break;
+    case report_dimension::token: sql.text("e.token_id"); break;
+    case report_dimension::project:
+      append_project(sql, rules);
+      reads_project = true;
+      break;
+    case report_dimension::user: sql.text("e.\"user\""); break;
+    case report_dimension::feature: sql.text("e.feature"); break;
+    case report_dimension::environment: sql.text("e.environment"); break;
+    case report_dimension::session_type: sql.text("e.session_type"); break;
+    default: break;  // time dimensions come from e.ts
+  }
+}
+
+bool report_accumulator::needs_token_labels() const {
+  return std::find(request_.group_by.begin(), request_.group_by.end(), report_dimension::token) !=
+         request_.group_by.end();
+}
+
+cost_report report_accumulator::finish(const std::unordered_map<std::int64_t, std::string>& labels) && {
   // From local days and key columns to the requested keys; days of one week or month merge here.
-  std::map<std::vector<std::optional<std::string>>, usage_totals, key_order> merged(key_order{&request.group_by});
-  for (auto& [bytes, group] : groups) {
+  std::map<std::vector<std::optional<std::string>>, usage_totals, key_order> merged(key_order{&request_.group_by});
+  std::vector<std::optional<std::string>> values;
+  for (const auto& [bytes, totals] : groups_) {
+    local_day day = 0;
+    std::memcpy(&day, bytes.data(), sizeof day);
+    values.clear();
+    for (std::size_t at = sizeof day; at < bytes.size();) {
+      if (bytes[at++] == '\0') {
+        values.emplace_back();
+        continue;
+      }
+      std::uint32_t size = 0;
+      std::memcpy(&size, bytes.data() + at, sizeof size);
+      at += sizeof size;
+      values.emplace_back(bytes.substr(at, size));
+      at += size;
+    }
     std::vector<std::optional<std::string>> keys;
-    keys.reserve(request.group_by.size());
+    keys.reserve(request_.group_by.size());
     std::size_t next_value = 0;
-    for (const auto d : request.group_by) {
+    for (const auto d : request_.group_by) {
       switch (d) {
-        case report_dimension::day: keys.emplace_back(format_day(group.day)); break;
-        case report_dimension::week: keys.emplace_back(format_day(week_start(group.day))); break;
-        case report_dimension::month: keys.emplace_back(format_month(group.day)); break;
-        default: keys.push_back(std::move(group.values[next_value++])); break;
+        case report_dimension::day: keys.emplace_back(format_day(day)); break;
+        case report_dimension::week: keys.emplace_back(format_day(week_start(day))); break;
+        case report_dimension::month: keys.emplace_back(format_month(day)); break;
+        default: keys.push_back(std::move(values[next_value++])); break;
       }
     }
-    merged[std::move(keys)].add(group.totals);
+    merged[std::move(keys)].add(totals);
   }
 
   cost_report report;
-  const auto token_at = std::find(request.group_by.begin(), request.group_by.end(), report_dimension::token);
-  std::unordered_map<std::int64_t, std::string> labels;
-  if (token_at != request.group_by.end()) labels = token_labels(db);
+  const auto token_at = std::find(request_.group_by.begin(), request_.group_by.end(), report_dimension::token);
   report.rows.reserve(merged.size());
   for (auto& [keys, totals] : merged) {
     cost_report_row row;
     row.keys = keys;
     row.totals = totals;
-    if (token_at != request.group_by.end()) {
-      row.token_id = to_int(keys[static_cast<std::size_t>(token_at - request.group_by.begin())]);
+    if (token_at != request_.group_by.end()) {
+      row.token_id = to_int(keys[static_cast<std::size_t>(token_at - request_.group_by.begin())]);
       if (row.token_id) {
         if (const auto found = labels.find(*row.token_id); found != labels.end()) row.token_label = found->second;
       }
@@ -254,5 +232,7 @@ cost_report run_cost_report(database& db, const cost_report_request& request, st
   }
   return report;
 }
+
+}  // namespace detail
 
 }  // namespace cg::storage

@@ -6,6 +6,8 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 namespace cg::storage {
 
@@ -16,11 +18,139 @@ void append_project(sql_builder& sql, std::span<const project_rule> rules) {
     sql.text("e.project");
     return;
   }
+  const bool sqlite = sql.dialect() == sql_dialect::sqlite;
+  const auto matches = [&](std::string_view column, const project_rule& rule) {
+    sql.text(" WHEN ").text(column);
+    if (sqlite)
+      sql.text(" GLOB ").param(rule.glob);
+    else
+      sql.text(" ~ ").param(glob_to_regex(rule.glob));
+    sql.text(" THEN ").param(rule.project);
+  };
   sql.text("coalesce(e.project, CASE");
-  for (const auto& rule : rules) sql.text(" WHEN t.label GLOB ").param(rule.glob).text(" THEN ").param(rule.project);
-  for (const auto& rule : rules)
-    sql.text(" WHEN e.session_id GLOB ").param(rule.glob).text(" THEN ").param(rule.project);
+  for (const auto& rule : rules) matches("t.label", rule);
+  for (const auto& rule : rules) matches("e.session_id", rule);
   sql.text(" END)");
+}
+
+namespace {
+
+// One character of a glob, decoded from UTF-8 as SQLite's GLOB reads it (leniently: a stray byte is itself).
+char32_t next_char(std::string_view text, std::size_t& at) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char first = byte(at++);
+  if (first < 0xC0) return first;
+  const int extra = first >= 0xF0 ? 3 : first >= 0xE0 ? 2 : 1;
+  char32_t c = first & (0x3F >> extra);
+  for (int i = 0; i < extra && at < text.size() && (byte(at) & 0xC0) == 0x80; ++i) c = (c << 6) | (byte(at++) & 0x3F);
+  return c;
+}
+
+void append_utf8(std::string& out, char32_t c) {
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+  } else if (c < 0x800) {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += static_cast<char>(0xE0 | (c >> 12));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (c >> 18));
+    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  }
+}
+
+bool is_ascii_alnum(char32_t c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// A literal character in a regex. Outside a bracket, `\` before an ASCII punctuation character means that character;
+// inside one, a `\u` escape is the one spelling that is literal everywhere, range endpoints included.
+void append_literal(std::string& out, char32_t c, bool in_bracket) {
+  if (c >= 0x80 || is_ascii_alnum(c)) {
+    append_utf8(out, c);
+  } else if (!in_bracket) {
+    out += '\\';
+    out += static_cast<char>(c);
+  } else {
+    constexpr std::string_view hex = "0123456789abcdef";
+    out += "\\u00";
+    out += hex[c >> 4];
+    out += hex[c & 0xF];
+  }
+}
+
+}  // namespace
+
+std::string glob_to_regex(std::string_view glob) {
+  // A regex that matches nothing (`^` is always an anchor in an ARE, so nothing can precede it): what SQLite's GLOB
+  // answers for a set that is never closed.
+  constexpr std::string_view never = "a^";
+  std::string out = "^";
+  std::size_t at = 0;
+  while (at < glob.size()) {
+    const char32_t c = next_char(glob, at);
+    if (c == '*') {
+      out += ".*";
+    } else if (c == '?') {
+      out += '.';
+    } else if (c != '[') {
+      append_literal(out, c, false);
+    } else {
+      // Mirrors SQLite's patternCompare: `^` first inverts, `]` first is literal, `a-z` is a range unless the `-`
+      // comes first, follows a range, or precedes the closing `]`; a range whose ends are reversed matches nothing.
+      bool invert = false;
+      std::vector<std::pair<char32_t, char32_t>> ranges;
+      std::size_t p = at;
+      if (p < glob.size() && glob[p] == '^') {
+        invert = true;
+        ++p;
+      }
+      if (p < glob.size() && glob[p] == ']') {
+        ranges.emplace_back(U']', U']');
+        ++p;
+      }
+      std::optional<char32_t> prior;
+      bool closed = false;
+      while (p < glob.size()) {
+        const char32_t m = next_char(glob, p);
+        if (m == ']') {
+          closed = true;
+          break;
+        }
+        if (m == '-' && prior && p < glob.size() && glob[p] != ']') {
+          const char32_t high = next_char(glob, p);
+          ranges.back().second = high;  // the prior character was pushed as a range of one
+          prior.reset();
+          continue;
+        }
+        ranges.emplace_back(m, m);
+        prior = m;
+      }
+      if (!closed) return std::string(never);
+      // SQLite compares each set character for equality before it knows a `-` follows, so a reversed range still
+      // matches its first character.
+      for (auto& r : ranges)
+        if (r.first > r.second) r.second = r.first;
+      at = p;
+      if (ranges.empty()) {  // `[]` and `[^]` only ever end at a later `]`, so a closed set holds a character
+        return std::string(never);
+      }
+      out += invert ? "[^" : "[";
+      for (const auto& [low, high] : ranges) {
+        append_literal(out, low, true);
+        if (high != low) {
+          out += '-';
+          append_literal(out, high, true);
+        }
+      }
+      out += ']';
+    }
+  }
+  out += '$';
+  return out;
 }
 
 bool append_where(sql_builder& sql, const event_filter& filter, std::span<const project_rule> rules) {
@@ -48,7 +178,7 @@ bool append_where(sql_builder& sql, const event_filter& filter, std::span<const 
   }
   equals("e.model", filter.model);
   equals("e.provider", filter.provider);
-  equals("e.user", filter.user);
+  equals("e.\"user\"", filter.user);
   equals("e.feature", filter.feature);
   equals("e.environment", filter.environment);
   equals("e.session_type", filter.session_type);
@@ -134,11 +264,16 @@ void bound_sql::bind_to(statement& stmt) const {
 
 bound_sql page_sql(const event_filter& filter, std::span<const project_rule> rules, event_order order,
                    const std::optional<event_position>& after, std::size_t limit) {
-  detail::sql_builder sql;
+  return detail::page_sql(detail::sql_dialect::sqlite, filter, rules, order, after, limit);
+}
+
+bound_sql detail::page_sql(sql_dialect dialect, const event_filter& filter, std::span<const project_rule> rules,
+                           event_order order, const std::optional<event_position>& after, std::size_t limit) {
+  detail::sql_builder sql(dialect);
   sql.text(
       "SELECT e.id, e.ts, e.received_at, e.token_id, t.label, e.event_id, e.provider, e.model, e.input_tokens, "
       "e.output_tokens, e.total_tokens, e.cache_read_tokens, e.cache_write_tokens, e.reasoning_tokens, e.cost_nusd, "
-      "e.cost_source, e.price_ref, e.source, e.user, e.session_id, e.session_type, ");
+      "e.cost_source, e.price_ref, e.source, e.\"user\", e.session_id, e.session_type, ");
   detail::append_project(sql, rules);
   sql.text(", e.feature, e.environment, e.meta");
   sql.text(detail::events_from).text(detail::token_join);

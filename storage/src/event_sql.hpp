@@ -1,29 +1,48 @@
 #pragma once
-// SQL fragments shared by the event reader and the cost report (storage-internal). Text comes only from the fixed
-// fragments below; every value goes through param(), so nothing a client sends is ever part of the SQL text.
+// SQL fragments shared by the event reader and the cost report of both backends (storage-internal). Text comes only
+// from the fixed fragments below; every value goes through param(), so nothing a client sends is ever part of the
+// SQL text. Where SQLite and PostgreSQL spell a thing differently (placeholders, GLOB), the builder's dialect picks
+// the spelling; everything else is the same text for both.
 
 #include "cg/storage/event_query.hpp"
 
+#include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace cg::storage::detail {
 
-/// Appends SQL text and `?` placeholders with their values, keeping both in the same order.
+enum class sql_dialect { sqlite, postgresql };
+
+/// Appends SQL text and placeholders with their values, keeping both in the same order. SQLite gets `?`;
+/// PostgreSQL gets `$n` with an explicit `::bigint` or `::text` cast, so that no parameter's type is left for the
+/// server to guess from its context (a CASE branch, a coalesce argument).
 class sql_builder {
  public:
+  explicit sql_builder(sql_dialect dialect = sql_dialect::sqlite) : dialect_(dialect) {}
+
+  sql_dialect dialect() const noexcept { return dialect_; }
   sql_builder& text(std::string_view sql) {
     out_.text += sql;
     return *this;
   }
   sql_builder& param(bound_sql::value v) {
-    out_.text += '?';
+    if (dialect_ == sql_dialect::sqlite) {
+      out_.text += '?';
+    } else {
+      out_.text += '$';
+      out_.text += std::to_string(out_.params.size() + 1);
+      out_.text += std::holds_alternative<std::int64_t>(v) ? "::bigint" : "::text";
+    }
     out_.params.push_back(std::move(v));
     return *this;
   }
   bound_sql finish() && { return std::move(out_); }
 
  private:
+  sql_dialect dialect_;
   bound_sql out_;
 };
 
@@ -44,5 +63,14 @@ bool append_where(sql_builder& sql, const event_filter& filter, std::span<const 
 
 /// True when `filter` reads the project expression (so the query must join when there are rules).
 inline bool filter_needs_project(const event_filter& filter) { return filter.project.has_value(); }
+
+/// page_sql() in either dialect. The selected columns are the same in both, in stored_event's order.
+bound_sql page_sql(sql_dialect dialect, const event_filter& filter, std::span<const project_rule> rules,
+                   event_order order, const std::optional<event_position>& after, std::size_t limit);
+
+/// A PostgreSQL regular expression (`~`, under COLLATE "C") that matches exactly the texts SQLite's GLOB matches
+/// with `glob`: case-sensitive; `*` any run of characters, `?` one character, `[...]` a set with ranges, `[^...]`
+/// its complement, `]` first in a set is literal; a set left open matches nothing. Everything else is literal.
+std::string glob_to_regex(std::string_view glob);
 
 }  // namespace cg::storage::detail
