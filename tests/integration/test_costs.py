@@ -78,7 +78,7 @@ def expected_report(srv, group_by, tz="UTC", where="TRUE", args=()):
     """The report computed in Python from the rows in the database: {key tuple: totals}."""
     zone = ZoneInfo(tz)
     rows = srv.rows(
-        "SELECT e.ts, e.model, e.provider, e.token_id, t.label, e.project, e."user", e.feature, e.environment, "
+        "SELECT e.ts, e.model, e.provider, e.token_id, t.label, e.project, e.\"user\", e.feature, e.environment, "
         "e.session_type, e.input_tokens, e.output_tokens, e.total_tokens, e.cache_read_tokens, "
         f"e.cache_write_tokens, e.reasoning_tokens, e.cost_nusd FROM usage_events e "
         f"LEFT JOIN tracking_tokens t ON t.id = e.token_id WHERE {where}", args)

@@ -61,7 +61,7 @@ def db_rows(srv, where="TRUE", args=()):
     return srv.rows(
         "SELECT e.id, e.ts, e.received_at, e.event_id, e.token_id, t.label, e.provider, e.model, e.input_tokens, "
         "e.output_tokens, e.total_tokens, e.cache_read_tokens, e.cache_write_tokens, e.reasoning_tokens, "
-        "e.cost_nusd, e.cost_source, e.price_ref, e.source, e.project, e."user", e.feature, e.environment, "
+        "e.cost_nusd, e.cost_source, e.price_ref, e.source, e.project, e.\"user\", e.feature, e.environment, "
         "e.session_type, e.session_id, e.meta FROM usage_events e LEFT JOIN tracking_tokens t ON t.id = e.token_id "
         f"WHERE {where} ORDER BY e.ts, e.id", args)
 
