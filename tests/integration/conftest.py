@@ -42,10 +42,13 @@ def backend(request):
     """The backend this test runs on: "sqlite" unless the file opted into PostgreSQL (see the module docstring)."""
     name = getattr(request, "param", "sqlite")
     if name == "postgresql":
+        problem = None
         try:
             cg_postgres.maintenance_url()
         except cg_postgres.PostgresUnavailable as e:
-            pytest.fail(str(e), pytrace=False)  # fail, never skip: a skipped backend would pass the run vacuously
+            problem = str(e)
+        if problem:
+            pytest.fail(problem, pytrace=False)  # fail, never skip: a skipped backend would pass the run vacuously
     return name
 
 
