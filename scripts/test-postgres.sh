@@ -75,8 +75,9 @@ start_cluster() {
          "(Debian's postgresql package creates it: scripts/setup.sh --test)" >&2
     exit 1
   fi
-  # In /tmp, not the build directory: a Unix socket path must stay under 108 bytes.
-  base=$(mktemp -d "${TMPDIR:-/tmp}/cg-pg.XXXXXX")
+  # In /tmp, not the build directory or $TMPDIR: a Unix socket path must stay under 108 bytes, and the postgres user
+  # must be able to reach it (not so under /root).
+  base=$(mktemp -d /tmp/cg-pg.XXXXXX)
   echo "$base" > "$state/base"
   trap 'echo "test-postgres.sh: start failed; server log:" >&2; cat "$base/server.log" >&2 2>/dev/null || true;
         stop_cluster' ERR
