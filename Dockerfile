@@ -8,7 +8,7 @@ RUN rm -rf build && scripts/build.sh release
 
 FROM debian:bookworm-slim
 RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends libsqlite3-0 libfmt9 libboost-json1.81.0 libdate-tz3 tzdata curl ca-certificates \
+ && apt-get install -y -qq --no-install-recommends libsqlite3-0 libpq5 libfmt9 libboost-json1.81.0 libdate-tz3 tzdata curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /app --uid 10001 cost-guardian \
  && mkdir -p /app/data && chown cost-guardian /app/data

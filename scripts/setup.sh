@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Installs what Cost Guardian needs from Debian 12's packages, only what is missing. Safe to run again.
 #   scripts/setup.sh          build + run dependencies
-#   scripts/setup.sh --test   also what the test suite needs
+#   scripts/setup.sh --test   also what the test suite needs (including a PostgreSQL server, which the tests start
+#                             themselves in a temporary directory: scripts/test-postgres.sh)
 #   scripts/setup.sh --bench  also what the benchmarks need
 set -euo pipefail
 
-packages=(g++ cmake ninja-build ccache libboost1.81-dev libboost-json1.81-dev libfmt-dev libsqlite3-dev doctest-dev
-          libhowardhinnant-date-dev tzdata ca-certificates)
+packages=(g++ cmake ninja-build ccache libboost1.81-dev libboost-json1.81-dev libfmt-dev libsqlite3-dev libpq-dev
+          doctest-dev libhowardhinnant-date-dev tzdata ca-certificates)
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(python3 python3-pytest sqlite3 mount) ;;
+    # postgresql: server 15 (initdb, pg_ctl, postgres, pgbench in /usr/lib/postgresql/15/bin), psql, and the
+    # `postgres` system user that owns the tests' throwaway cluster when they run as root.
+    --test) packages+=(python3 python3-pytest sqlite3 mount postgresql) ;;
     --bench) packages+=(python3 wrk) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine to the whole test suite: installs what is missing, builds with warnings
 # as errors, and runs every unit and integration test through ctest; then the same suite again on the
-# AddressSanitizer + UndefinedBehaviorSanitizer build, so the sanitizer build stays green too.
+# AddressSanitizer + UndefinedBehaviorSanitizer build, so the sanitizer build stays green too. The tests of the
+# PostgreSQL backend run against a throwaway server that ctest starts and stops itself (scripts/test-postgres.sh).
 #   scripts/test.sh           both: the ci build (RelWithDebInfo, -Werror), then the asan build
 #   scripts/test.sh --fast    the ci build only
 #   scripts/test.sh --asan    the asan build only
@@ -17,6 +18,14 @@ case "${1:-}" in
   *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
 esac
 scripts/setup.sh --test
+# ctest starts a throwaway PostgreSQL per preset (postgres.start) and stops it when its tests are done
+# (postgres.stop); if this script is interrupted before that, stop it here.
+stop_test_postgres() {
+  local p
+  for p in "${presets[@]}"; do scripts/test-postgres.sh stop "build/$p/postgres-test" || true; done
+}
+trap stop_test_postgres EXIT
+trap 'exit 130' INT TERM
 for preset in "${presets[@]}"; do
   echo "== $preset build ==" >&2
   scripts/build.sh "$preset"

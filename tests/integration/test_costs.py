@@ -10,6 +10,10 @@ import pytest
 
 from admin_data import connect, ensure_tokens, insert_event
 
+
+# Every test here runs on SQLite and on PostgreSQL (conftest.py; ctest gives this file the postgres fixture).
+pytestmark = pytest.mark.both_backends
+
 ENV = {"RATE_LIMIT_RPM": "0"}
 HOUR_US = 3_600_000_000
 DIMENSIONS = ["day", "week", "month", "model", "provider", "token", "project", "user", "feature", "environment",
@@ -47,7 +51,7 @@ def fill_dst_weeks(conn):
 def dst_server(make_server):
     srv = make_server(env=ENV)
     srv.stop()
-    conn = connect(srv.db_path)
+    conn = connect(srv.database)
     try:
         fill_dst_weeks(conn)
     finally:
@@ -70,11 +74,11 @@ def key_names(group_by):
     return names
 
 
-def expected_report(srv, group_by, tz="UTC", where="1", args=()):
+def expected_report(srv, group_by, tz="UTC", where="TRUE", args=()):
     """The report computed in Python from the rows in the database: {key tuple: totals}."""
     zone = ZoneInfo(tz)
     rows = srv.rows(
-        "SELECT e.ts, e.model, e.provider, e.token_id, t.label, e.project, e.user, e.feature, e.environment, "
+        "SELECT e.ts, e.model, e.provider, e.token_id, t.label, e.project, e.\"user\", e.feature, e.environment, "
         "e.session_type, e.input_tokens, e.output_tokens, e.total_tokens, e.cache_read_tokens, "
         f"e.cache_write_tokens, e.reasoning_tokens, e.cost_nusd FROM usage_events e "
         f"LEFT JOIN tracking_tokens t ON t.id = e.token_id WHERE {where}", args)
@@ -178,7 +182,7 @@ def test_filters_apply_to_the_report(dst_server):
              ({"provider": "anthropic"}, "e.provider = ?", ("anthropic",)),
              ({"ingest_token_id": tokens["search"]}, "e.token_id = ?", (tokens["search"],)),
              ({"project": "p1"}, "e.project = ?", ("p1",)),
-             ({"user": "alice"}, "e.user = ?", ("alice",)),
+             ({"user": "alice"}, 'e."user" = ?', ("alice",)),
              ({"feature": "search"}, "e.feature = ?", ("search",)),
              ({"environment": "dev"}, "e.environment = ?", ("dev",)),
              ({"session_type": "agent"}, "e.session_type = ?", ("agent",)),

@@ -8,6 +8,10 @@ import pytest
 
 from admin_data import bulk_events, connect, ensure_tokens, insert_event
 
+
+# Every test here runs on SQLite and on PostgreSQL (conftest.py; ctest gives this file the postgres fixture).
+pytestmark = pytest.mark.both_backends
+
 # Admin rate limits off: these tests send hundreds of admin requests in a second.
 ENV = {"RATE_LIMIT_RPM": "0"}
 DAY_US = 86_400_000_000
@@ -44,7 +48,7 @@ def seeded_server(make_server, fill, env=None):
     """A server whose database `fill(conn)` wrote directly (the server stopped meanwhile)."""
     srv = make_server(env={**ENV, **(env or {})})
     srv.stop()
-    conn = connect(srv.db_path)
+    conn = connect(srv.database)
     try:
         fill(conn)
     finally:
@@ -126,20 +130,20 @@ def test_every_filter_selects_exactly_the_matching_rows(make_server):
     def sql_ids(where, args):
         return [r[0] for r in srv.rows(f"SELECT id FROM usage_events WHERE {where} ORDER BY ts DESC, id DESC", args)]
 
-    assert ids() == sql_ids("1", ())
+    assert ids() == sql_ids("TRUE", ())
     for column, options in values.items():
         for value in options:
             if value is None:
                 continue
-            expected = sql_ids(f"{column} = ?", (value,))
+            expected = sql_ids(f'"{column}" = ?', (value,))
             assert expected, column
             assert ids(**{column: value}) == expected, (column, value)
     assert ids(ingest_token_id=tokens["t-two"]) == sql_ids("token_id = ?", (tokens["t-two"],))
     assert ids(ingest_token_id=999_999) == []  # a well-formed id that matches nothing: no rows, not an error
     # Filters combine with AND.
-    assert ids(model="gpt-4o", user="alice") == sql_ids("model = ? AND user = ?", ("gpt-4o", "alice"))
+    assert ids(model="gpt-4o", user="alice") == sql_ids('model = ? AND "user" = ?', ("gpt-4o", "alice"))
     # An empty value is no filter (what an HTML form's empty select sends).
-    assert ids(model="", user="") == sql_ids("1", ())
+    assert ids(model="", user="") == sql_ids("TRUE", ())
 
 
 def test_start_and_end_dates_and_instants(make_server):
@@ -169,8 +173,8 @@ def test_pagination_through_thousands_of_rows_has_no_duplicates_or_gaps(make_ser
     srv = make_server(env=ENV)
     srv.stop()
     # 1,500 events in one microsecond (every page boundary falls inside a tie) and 2,000 spread over hours.
-    bulk_events(srv.db_path, 1500, MAR_1, 0)
-    bulk_events(srv.db_path, 2000, MAR_1 - DAY_US, 5_000_000)
+    bulk_events(srv.database, 1500, MAR_1, 0)
+    bulk_events(srv.database, 2000, MAR_1 - DAY_US, 5_000_000)
     srv.start()
     expected = [r[0] for r in srv.rows("SELECT id FROM usage_events ORDER BY ts DESC, id DESC")]
     assert len(expected) == 3500
@@ -204,7 +208,7 @@ def test_events_arriving_while_paging_do_not_shift_the_pages(make_server):
 def test_limit_defaults_to_500_and_is_lowered_to_5000(make_server):
     srv = make_server(env=ENV)
     srv.stop()
-    bulk_events(srv.db_path, 6000, MAR_1, 1_000_000)
+    bulk_events(srv.database, 6000, MAR_1, 1_000_000)
     srv.start()
     body = data(srv)
     assert len(body["data"]) == 500 and body["limit"] == 500 and body["next_cursor"]

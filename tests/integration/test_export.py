@@ -14,6 +14,10 @@ import pytest
 from admin_data import bulk_events, connect, ensure_tokens, insert_event
 from cg_server import raw_connect
 
+
+# Every test here runs on SQLite and on PostgreSQL (conftest.py; ctest gives this file the postgres fixture).
+pytestmark = pytest.mark.both_backends
+
 ENV = {"RATE_LIMIT_RPM": "0"}
 MAR_1 = 1_740_787_200_000_000  # 2025-03-01T00:00:00Z
 HEADER = ["id", "timestamp", "received_at", "event_id", "ingest_token_id", "token_label", "provider", "model",
@@ -53,11 +57,11 @@ def neutral(value):
     return "'" + value if value and value[0] in "=+-@\t\r" else value
 
 
-def db_rows(srv, where="1", args=()):
+def db_rows(srv, where="TRUE", args=()):
     return srv.rows(
         "SELECT e.id, e.ts, e.received_at, e.event_id, e.token_id, t.label, e.provider, e.model, e.input_tokens, "
         "e.output_tokens, e.total_tokens, e.cache_read_tokens, e.cache_write_tokens, e.reasoning_tokens, "
-        "e.cost_nusd, e.cost_source, e.price_ref, e.source, e.project, e.user, e.feature, e.environment, "
+        "e.cost_nusd, e.cost_source, e.price_ref, e.source, e.project, e.\"user\", e.feature, e.environment, "
         "e.session_type, e.session_id, e.meta FROM usage_events e LEFT JOIN tracking_tokens t ON t.id = e.token_id "
         f"WHERE {where} ORDER BY e.ts, e.id", args)
 
@@ -83,8 +87,8 @@ def seeded(make_server):
     """5,000 generated events plus events whose text fields hold every nasty value."""
     srv = make_server(env=ENV)
     srv.stop()
-    bulk_events(srv.db_path, 5000, MAR_1, 60_000_000, labels=("app-a", "=label,\"quoted\"", "ünï-app"))
-    conn = connect(srv.db_path)
+    bulk_events(srv.database, 5000, MAR_1, 60_000_000, labels=("app-a", "=label,\"quoted\"", "ünï-app"))
+    conn = connect(srv.database)
     try:
         [token] = ensure_tokens(conn, ["nasty"])
         for n, value in enumerate(NASTY):
@@ -270,7 +274,7 @@ def test_rows_stored_during_the_download_are_not_in_it(make_server):
     # events were committed.
     srv = make_server(env=ENV)
     srv.stop()
-    bulk_events(srv.db_path, 100_000, MAR_1, 1_000_000)
+    bulk_events(srv.database, 100_000, MAR_1, 1_000_000)
     srv.start()
     token = srv.create_token("late")
     conn = srv.connection(timeout=60)
@@ -292,7 +296,7 @@ def test_rows_stored_during_the_download_are_not_in_it(make_server):
 def test_a_client_that_hangs_up_stops_the_export(make_server):
     srv = make_server(env=ENV)
     srv.stop()
-    bulk_events(srv.db_path, 200_000, MAR_1, 1_000_000)
+    bulk_events(srv.database, 200_000, MAR_1, 1_000_000)
     srv.start()
     for _ in range(3):
         sock = raw_connect(srv.port, timeout=30)
@@ -326,7 +330,7 @@ def test_memory_stays_flat_for_a_large_export(make_server):
     rows = int(os.environ.get("CG_EXPORT_ROWS", "2000000"))
     srv = make_server(env={**ENV, "ACCESS_LOG": "off"})
     srv.stop()
-    bulk_events(srv.db_path, rows, MAR_1, 1_000_000)
+    bulk_events(srv.database, rows, MAR_1, 1_000_000)
     srv.start()
     with open(f"/proc/{srv.proc.pid}/maps") as f:
         maps = f.read()

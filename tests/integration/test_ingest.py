@@ -1,13 +1,16 @@
 """POST /ingest: storage, pricing, the three native usage shapes, every validation rule, auth, limits, dedupe."""
 import datetime
 import json
-import sqlite3
 import time
 import uuid
 
 import pytest
 
 from cg_server import Server, raw_connect, read_response, send_and_read
+
+
+# Every test here runs on SQLite and on PostgreSQL (conftest.py; ctest gives this file the postgres fixture).
+pytestmark = pytest.mark.both_backends
 
 GPT4O_MINI = {"provider": "openai", "model": "gpt-4o-mini"}
 # gpt-4o-mini in reference/genai-prices/data.json: input 0.15, cache_read 0.075, output 0.6 USD per million tokens.
@@ -18,28 +21,25 @@ OUT_NUSD_PER_TOKEN = 600  # 0.6 USD/Mtok
 
 COLUMNS = ("id, ts, token_id, event_id, provider, model, input_tokens, output_tokens, total_tokens, "
            "cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_nusd, cost_source, price_ref, source, "
-           "user, session_id, session_type, project, feature, environment, meta")
+           "\"user\", session_id, session_type, project, feature, environment, meta")
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    """One server for the tests that only add rows and compare counts before and after."""
-    srv = Server(tmp_path_factory.mktemp("ingest"))
-    srv.start()
-    srv.token = srv.create_token("shared")["token"]
-    srv.token_id = next(t["id"] for t in srv.list_tokens() if t["label"] == "shared")
-    yield srv
-    srv.stop()
+def shared(tmp_path_factory, backend):
+    """One server (per backend) for the tests that only add rows and compare counts before and after."""
+    srv = Server(tmp_path_factory.mktemp("ingest"), backend=backend)
+    try:
+        srv.start()
+        srv.token = srv.create_token("shared")["token"]
+        srv.token_id = next(t["id"] for t in srv.list_tokens() if t["label"] == "shared")
+        yield srv
+    finally:
+        srv.close()
 
 
 def row(srv, row_id):
-    conn = srv.db()
-    conn.row_factory = sqlite3.Row
-    try:
-        found = conn.execute(f"SELECT {COLUMNS} FROM usage_events WHERE id = ?", (row_id,)).fetchone()
-        return dict(found) if found else None
-    finally:
-        conn.close()
+    found = srv.row_dicts(f"SELECT {COLUMNS} FROM usage_events WHERE id = ?", (row_id,))
+    return found[0] if found else None
 
 
 def ingest_ok(srv, event, headers=None):

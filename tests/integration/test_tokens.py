@@ -8,6 +8,10 @@ import pytest
 
 from cg_server import ISO_Z_RE, Server, token_chars
 
+
+# Every test here runs on SQLite and on PostgreSQL (conftest.py; ctest gives this file the postgres fixture).
+pytestmark = pytest.mark.both_backends
+
 URLSAFE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -16,11 +20,13 @@ def parse_iso(text):
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("tokens"))
-    srv.start()
-    yield srv
-    srv.stop()
+def shared(tmp_path_factory, backend):
+    srv = Server(tmp_path_factory.mktemp("tokens"), backend=backend)
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.close()
 
 
 def token_by_id(srv, token_id):

@@ -12,6 +12,8 @@ import threading
 import time
 import weakref
 
+import cg_postgres
+
 API_KEY = "test-admin-key-0123456789"
 INGEST_KEY = "test-ingest-key-0123456789"
 
@@ -21,14 +23,27 @@ REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 ISO_Z_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
 class Server:
     """One cost-guardian process on an ephemeral port.
 
     env: extra environment (a value of None removes a default such as API_KEY); args: extra flags, after the
     defaults, so they win; env_file: passed as --env-file (None: no flag, the binary looks for ./.env in data_dir).
+    backend: "sqlite" (the file in data_dir) or "postgresql": a database of its own on the tests' PostgreSQL server
+    (cg_postgres), made at the first start, passed as DATABASE_URL, kept across restarts, dropped by close().
+    database_url: a PostgreSQL database to share with other servers (the caller makes and drops it).
+    Every start checks that /health reports the backend asked for, so a binary that ignored DATABASE_URL fails.
     """
 
-    def __init__(self, data_dir, env=None, args=None, binary=None, env_file=os.devnull, preexec_fn=None):
+    def __init__(self, data_dir, env=None, args=None, binary=None, env_file=os.devnull, preexec_fn=None,
+                 backend="sqlite", database_url=None):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        self.backend = "postgresql" if database_url else backend
+        self.database_url = database_url
+        self.database_name = None  # the database this Server made, and close() drops
         self.data_dir = str(data_dir)
         os.makedirs(self.data_dir, exist_ok=True)
         self.binary = os.path.abspath(binary or os.environ["CG_BINARY"])
@@ -60,6 +75,44 @@ class Server:
     def db_path(self):
         return self.env.get("DB_PATH") or os.path.join(self.data_dir, self.env.get("DB_FILENAME", "usage_log.sqlite"))
 
+    @property
+    def database(self):
+        """Where the events are: the SQLite file's path, or the PostgreSQL database's URL (admin_data takes both)."""
+        if self.backend == "postgresql":
+            self._ensure_database()
+            return self.database_url
+        return self.db_path
+
+    def _ensure_database(self):
+        if self.backend == "postgresql" and self.database_url is None:
+            self.database_name, self.database_url = cg_postgres.create_database()
+        if self.database_url:
+            self.env["DATABASE_URL"] = self.database_url
+
+    def drop_database(self):
+        """Drops the PostgreSQL database this Server made (the process must have stopped)."""
+        if self.database_name:
+            cg_postgres.drop_database(self.database_name)
+            self.database_name = self.database_url = None
+            self.env.pop("DATABASE_URL", None)
+
+    def close(self):
+        """Stops the process and drops the database it made; returns the exit code."""
+        try:
+            return self.stop()
+        finally:
+            self.drop_database()
+
+    def check_backend(self):
+        """Raises unless /health says the process runs the backend this Server asked for."""
+        status, _, body = self.request("GET", "/health")
+        database = body.get("database") if isinstance(body, dict) else None
+        running = database.get("backend") if isinstance(database, dict) else None
+        # An older binary that reports no backend is fine on SQLite, its only one, never on PostgreSQL.
+        if running != self.backend and not (self.backend == "sqlite" and running is None):
+            raise RuntimeError(f"asked for the {self.backend} backend, but GET /health ({status}) reports "
+                               f"database.backend = {running!r}: {body}")
+
     def command(self):
         cmd = [self.binary, "--port", "0", "--host", "127.0.0.1"]
         if self.env_file is not None:
@@ -67,6 +120,7 @@ class Server:
         return cmd + self.args
 
     def start(self, wait_healthy=True, timeout=15):
+        self._ensure_database()
         self.lines = []
         self.stderr_lines = []
         self.proc = subprocess.Popen(
@@ -104,9 +158,20 @@ class Server:
                 except OSError:
                     pass
                 if time.time() > deadline:
-                    raise RuntimeError("server never became healthy")
+                    self._kill()
+                    raise RuntimeError(f"server never became healthy: {''.join(self.stderr_lines[-20:])}")
                 time.sleep(0.05)
+            try:
+                self.check_backend()
+            except Exception:
+                self._kill()
+                raise
         return self
+
+    def _kill(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.wait_output()
 
     @staticmethod
     def _drain(stream, sink):
@@ -180,13 +245,29 @@ class Server:
         return body["tokens"]
 
     def db(self):
-        """A read-only connection to the server's database file."""
+        """A read-only connection to the server's database file (SQLite only: use rows() for both backends)."""
+        if self.backend != "sqlite":
+            raise RuntimeError("db() opens the SQLite file; this server runs on PostgreSQL: use rows()/row_dicts()")
         return sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
 
     def rows(self, sql, params=()):
+        """Every row of a SELECT, as tuples, on either backend (`?` placeholders; portable SQL, see cg_postgres)."""
+        if self.backend == "postgresql":
+            return cg_postgres.query(self.database, sql, params)
         conn = self.db()
         try:
             return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+    def row_dicts(self, sql, params=()):
+        """Every row of a SELECT, as {column: value}, on either backend."""
+        if self.backend == "postgresql":
+            return cg_postgres.query_dicts(self.database, sql, params)
+        conn = self.db()
+        conn.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in conn.execute(sql, params).fetchall()]
         finally:
             conn.close()
 
