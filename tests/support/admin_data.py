@@ -5,6 +5,7 @@ Every function takes the database as Server.database gives it: a SQLite file's p
 PostgreSQL the rows go into the same tables and columns as on SQLite (times in unix microseconds, cost in integer
 nano-USD), written through /usr/bin/psql (cg_postgres); what the schema's types are there is looked up, not assumed.
 """
+import datetime
 import sqlite3
 
 import cg_postgres
@@ -35,6 +36,24 @@ FROM n
 """
 
 
+def ensure_months(url, low_us, high_us):
+    """On PostgreSQL usage_events is partitioned by UTC month and a row needs its month's partition: the gateway
+    makes them as events arrive, so rows written straight into the table (the server stopped) need them made here,
+    named and bounded as the gateway does (usage_events_YYYY_MM, [first µs of the month, first µs of the next))."""
+    first = datetime.datetime.fromtimestamp(low_us // 1_000_000, datetime.timezone.utc)
+    last = datetime.datetime.fromtimestamp(high_us // 1_000_000, datetime.timezone.utc)
+    year, month = first.year, first.month
+    script = []
+    while (year, month) <= (last.year, last.month):
+        nxt = (year + (month == 12), month % 12 + 1)
+        lo = int(datetime.datetime(year, month, 1, tzinfo=datetime.timezone.utc).timestamp()) * 1_000_000
+        hi = int(datetime.datetime(*nxt, 1, tzinfo=datetime.timezone.utc).timestamp()) * 1_000_000
+        script.append(f"CREATE TABLE IF NOT EXISTS usage_events_{year:04d}_{month:02d} PARTITION OF usage_events "
+                      f"FOR VALUES FROM ({lo}) TO ({hi});")
+        year, month = nxt
+    cg_postgres.psql(url, "\n".join(script))
+
+
 def is_postgresql(database):
     return str(database).startswith(("postgresql://", "postgres://"))
 
@@ -51,6 +70,9 @@ class PostgresSeed:
         rows, self.pending = self.pending, []
         if not rows:
             return
+        stamps = [int(r["ts"]) for r in rows if r.get("ts") is not None]
+        if stamps:
+            ensure_months(self.url, min(stamps), max(stamps))
         cols = ", ".join(f'"{c}"' for c in rows[0])
         values = ",\n".join("(" + ", ".join(cg_postgres.literal(v) for v in row.values()) + ")" for row in rows)
         cg_postgres.psql(self.url, f"BEGIN;\nINSERT INTO usage_events ({cols}) VALUES\n{values};\nCOMMIT;\n")
@@ -125,6 +147,7 @@ RETURNING id
 
 def _bulk_events_postgresql(url, count, start_us, step_us, labels, synchronous_off):
     ids = _ensure_tokens_postgresql(url, labels, 1_700_000_000_000_000)
+    ensure_months(url, start_us, start_us + max(count, 1) * max(step_us, 1))
     cast = dict(cg_postgres.query(url, "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
                                        "WHERE attrelid = 'usage_events'::regclass AND attnum > 0 AND NOT attisdropped"))
     first = cg_postgres.query(url, "SELECT coalesce(max(id), 0) FROM usage_events")[0][0] + 1
