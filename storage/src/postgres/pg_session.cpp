@@ -233,6 +233,7 @@ void session::connect() {
 }
 
 void session::ensure_open() {
+  last_sqlstate_.clear();
   if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return;
   const auto now = std::chrono::steady_clock::now();
   if (now < next_attempt_) {
@@ -250,6 +251,7 @@ void session::fail(const PGresult* result, std::string_view what) {
   std::string message = trimmed(result != nullptr && *PQresultErrorMessage(result) != '\0'
                                     ? PQresultErrorMessage(result)
                                     : conn_ != nullptr ? PQerrorMessage(conn_) : "no connection");
+  last_sqlstate_ = state;
   const bool broken = conn_ == nullptr || PQstatus(conn_) == CONNECTION_BAD || is_unavailable_state(state);
   auto k = storage_error::kind::other;
   if (broken) {

@@ -353,10 +353,10 @@ std::vector<insert_outcome> postgres_connection::commit_batch(std::span<const ev
         ensure_months(months);
         return insert_batch(rows);
       });
-    } catch (const storage_error& e) {
+    } catch (const storage_error&) {
       // 23514 from the insert: a month's partition vanished since we listed them (another gateway's retention
       // dropped it). List again, recreate, and try once more; the failed attempt stored nothing.
-      if (attempt > 0 || std::string_view(e.what()).find("SQLSTATE 23514") == std::string_view::npos) throw;
+      if (attempt > 0 || session_.last_sqlstate() != "23514") throw;
       forget_months();
     }
   }

@@ -413,6 +413,14 @@ TEST_CASE("postgres: monthly partitions are made ahead, for backfills on demand,
              "test");
   CHECK(!writer->commit_batch(std::vector{make_event(token, "y2018", utc("2018-01-09"))})[0].duplicate);
 
+  // Another gateway's retention dropped a month this one knows: its next insert there recreates it.
+  {
+    auto other = open_postgres_writer(at(*db));
+    CHECK(other->drop_events_before(utc("2018-02-01")).months_dropped == std::vector<std::string>{"2018-01"});
+    CHECK(!writer->commit_batch(std::vector{make_event(token, "y2018-again", utc("2018-01-10"))})[0].duplicate);
+    CHECK(pg_int(check, "SELECT count(*) FROM usage_events_2018_01") == 1);
+  }
+
   // Retention before 2025-02: the 2018, 2019, 2024-12 and 2025-01 partitions go whole.
   const auto dropped = writer->drop_events_before(utc("2025-02-01"));
   CHECK(dropped.events_deleted == 4);
