@@ -910,7 +910,7 @@ std::vector<priced_event> postgres_connection::reprice_page(const reprice_filter
             .add(filter.start_us)
             .add(filter.end_us)
             .add(filter.token_id)
-            .add(static_cast<std::int64_t>(limit)),
+            .add(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX))),
         "reading events to reprice");
     std::vector<priced_event> page;
     page.reserve(static_cast<std::size_t>(r.rows()));

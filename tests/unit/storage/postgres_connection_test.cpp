@@ -528,6 +528,7 @@ TEST_CASE("postgres: pages, filters, PROJECT_PATTERNS and models read exactly wh
       CHECK(describe(walked) == describe(expected));
     }
   }
+  CHECK(page_of(*reader, {}, rules, event_order::oldest_first, std::nullopt, SIZE_MAX).size() == rows.size());
   CHECK(reader->models() == lite.models());
   CHECK(reader->max_event_id() == lite.max_id());
   // Rows with equal ts page by id.
