@@ -15,7 +15,7 @@ tracking_token_row read_token(const statement& row) {
       .created_at_us = row.column_int64(4),
       .last_seen_at_us = row.column_optional_int64(5),
       .usage_count = row.column_int64(6),
-      .deleted_at_us = std::nullopt,  // these reads return undeleted tokens only
+      .deleted_at_us = std::nullopt,
   };
 }
 
