@@ -363,6 +363,16 @@ void session::rollback_quietly() noexcept {
 
 transaction::transaction(session& s, std::string_view begin) : session_(s) { session_.exec(begin, "BEGIN"); }
 
+transaction::transaction(session& s, std::string_view begin, query_result& first) : session_(s) {
+  try {
+    first = session_.exec(begin, begin);
+  } catch (...) {
+    // The BEGIN may have gone through before the query failed: end it before the exception leaves.
+    session_.rollback_quietly();
+    throw;
+  }
+}
+
 transaction::~transaction() {
   if (!done_) session_.rollback_quietly();
 }

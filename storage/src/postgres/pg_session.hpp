@@ -188,6 +188,9 @@ class session {
 class transaction {
  public:
   explicit transaction(session& s, std::string_view begin = "BEGIN");
+  /// `begin` is `BEGIN; <one query without parameters>`: the transaction and its first query in one round trip,
+  /// the query's result in `first`.
+  transaction(session& s, std::string_view begin, query_result& first);
   ~transaction();
   transaction(const transaction&) = delete;
   transaction& operator=(const transaction&) = delete;
