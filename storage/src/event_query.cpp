@@ -293,7 +293,8 @@ bound_sql detail::page_sql(sql_dialect dialect, const event_filter& filter, std:
     sql.text(newest ? " OR e.id < " : " OR e.id > ").param(after->id).text(")");
   }
   sql.text(newest ? " ORDER BY e.ts DESC, e.id DESC" : " ORDER BY e.ts, e.id");
-  sql.text(" LIMIT ").param(static_cast<std::int64_t>(limit));
+  // SIZE_MAX ("no limit") would wrap to -1: SQLite reads that as no limit, PostgreSQL refuses it.
+  sql.text(" LIMIT ").param(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
   return std::move(sql).finish();
 }
 

@@ -261,7 +261,15 @@ std::int64_t drop_partition(session& s, month m) {
   // Concurrently: inserts into other months and reads go on meanwhile; it waits for transactions that use the
   // partition to end. It cannot run inside a transaction block, so it takes no advisory lock: a gateway that
   // recreates the month meanwhile (a backfill) gets a new, empty partition.
-  s.exec(fmt::format("ALTER TABLE usage_events DETACH PARTITION {} CONCURRENTLY", name),
+  // A concurrent detach that was interrupted (a cancelled retention run) leaves the partition half detached, and
+  // only FINALIZE completes it.
+  const query_result pending = s.exec(fmt::format("SELECT inhdetachpending FROM pg_inherits "
+                                                  "WHERE inhparent = 'usage_events'::regclass "
+                                                  "AND inhrelid = to_regclass('{}')",
+                                                  name),
+                                      "looking for a half-detached partition");
+  const bool half_detached = pending.rows() > 0 && pending.boolean(0, 0);
+  s.exec(fmt::format("ALTER TABLE usage_events DETACH PARTITION {} {}", name, half_detached ? "FINALIZE" : "CONCURRENTLY"),
          fmt::format("detaching partition {}", name));
   const std::int64_t events =
       s.exec(fmt::format("SELECT count(*) FROM {}", name), fmt::format("counting the events of {}", name)).int64(0, 0);

@@ -233,6 +233,7 @@ void session::connect() {
 }
 
 void session::ensure_open() {
+  last_sqlstate_.clear();
   if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return;
   const auto now = std::chrono::steady_clock::now();
   if (now < next_attempt_) {
@@ -250,6 +251,7 @@ void session::fail(const PGresult* result, std::string_view what) {
   std::string message = trimmed(result != nullptr && *PQresultErrorMessage(result) != '\0'
                                     ? PQresultErrorMessage(result)
                                     : conn_ != nullptr ? PQerrorMessage(conn_) : "no connection");
+  last_sqlstate_ = state;
   const bool broken = conn_ == nullptr || PQstatus(conn_) == CONNECTION_BAD || is_unavailable_state(state);
   auto k = storage_error::kind::other;
   if (broken) {
@@ -360,6 +362,16 @@ void session::rollback_quietly() noexcept {
 // ---- transaction ------------------------------------------------------------------------------------------------
 
 transaction::transaction(session& s, std::string_view begin) : session_(s) { session_.exec(begin, "BEGIN"); }
+
+transaction::transaction(session& s, std::string_view begin, query_result& first) : session_(s) {
+  try {
+    first = session_.exec(begin, begin);
+  } catch (...) {
+    // The BEGIN may have gone through before the query failed: end it before the exception leaves.
+    session_.rollback_quietly();
+    throw;
+  }
+}
 
 transaction::~transaction() {
   if (!done_) session_.rollback_quietly();

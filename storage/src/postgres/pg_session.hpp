@@ -142,6 +142,8 @@ class session {
   std::uint64_t generation() const noexcept { return generation_; }
   /// Completed round trips; unchanged after a call whose first statement failed.
   std::uint64_t round_trips() const noexcept { return round_trips_; }
+  /// The SQLSTATE of the last failure since ensure_open() ("" when none), for callers that react to one code.
+  const std::string& last_sqlstate() const noexcept { return last_sqlstate_; }
   /// `database "x" on host y port z`, for messages (never the password).
   const std::string& describe() const noexcept { return describe_; }
 
@@ -177,6 +179,7 @@ class session {
   std::chrono::steady_clock::time_point next_attempt_{};
   std::chrono::milliseconds backoff_{0};
   std::string last_failure_;
+  std::string last_sqlstate_;
 };
 
 /// `BEGIN` on construction; `commit()` or `ROLLBACK` in the destructor (which never throws: on a broken connection
@@ -185,6 +188,9 @@ class session {
 class transaction {
  public:
   explicit transaction(session& s, std::string_view begin = "BEGIN");
+  /// `begin` is `BEGIN; <one query without parameters>`: the transaction and its first query in one round trip,
+  /// the query's result in `first`.
+  transaction(session& s, std::string_view begin, query_result& first);
   ~transaction();
   transaction(const transaction&) = delete;
   transaction& operator=(const transaction&) = delete;

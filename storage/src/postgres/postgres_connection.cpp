@@ -353,10 +353,10 @@ std::vector<insert_outcome> postgres_connection::commit_batch(std::span<const ev
         ensure_months(months);
         return insert_batch(rows);
       });
-    } catch (const storage_error& e) {
+    } catch (const storage_error&) {
       // 23514 from the insert: a month's partition vanished since we listed them (another gateway's retention
       // dropped it). List again, recreate, and try once more; the failed attempt stored nothing.
-      if (attempt > 0 || std::string_view(e.what()).find("SQLSTATE 23514") == std::string_view::npos) throw;
+      if (attempt > 0 || session_.last_sqlstate() != "23514") throw;
       forget_months();
     }
   }
@@ -364,12 +364,12 @@ std::vector<insert_outcome> postgres_connection::commit_batch(std::span<const ev
 
 std::vector<insert_outcome> postgres_connection::insert_batch(std::span<const event_row> rows) {
   const auto n = static_cast<std::int64_t>(rows.size());
-  pg::transaction tx(session_);
-
-  // Ids for every row, in batch order (as SQLite would number them); a duplicate's id is simply never used.
-  const query_result ids = session_.exec_prepared(
-      "cg_batch_ids", "SELECT nextval('usage_events_id_seq') FROM generate_series(1, $1::bigint)",
-      query_params().add(n), "allocating event ids");
+  // Ids for every row, in batch order (as SQLite would number them; a duplicate's id is simply never used), asked
+  // for with the BEGIN: each round trip is a wait the whole batch pays.
+  query_result ids;
+  pg::transaction tx(
+      session_,
+      fmt::format("BEGIN; SELECT nextval('usage_events_id_seq') FROM generate_series(1, {})", n), ids);
   std::vector<insert_outcome> outcomes(rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i) outcomes[i].id = ids.int64(static_cast<int>(i), 0);
 
@@ -466,8 +466,8 @@ std::vector<insert_outcome> postgres_connection::insert_batch(std::span<const ev
     if (is_new[i]) fresh.push_back(fields_of(outcomes[i].id, rows[i]));
   insert_events(fresh);
 
-  // One update per token for all its new rows, duplicates counting nothing; rows locked in id order first, for the
-  // same reason as the keys.
+  // One update per token for all its new rows, duplicates counting nothing; rows locked in id order first (when
+  // there are several), for the same reason as the keys.
   std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> touched;  // token → (count, last seen)
   for (std::size_t i = 0; i < rows.size(); ++i) {
     if (!is_new[i]) continue;
@@ -483,9 +483,11 @@ std::vector<insert_outcome> postgres_connection::insert_batch(std::span<const ev
       seen.add(usage.second);
     }
     const std::string token_array = std::move(token_ids).finish();
-    session_.exec_prepared("cg_lock_tokens",
-                           "SELECT id FROM tracking_tokens WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE",
-                           query_params().add(token_array), "locking tokens");
+    if (touched.size() > 1) {
+      session_.exec_prepared(
+          "cg_lock_tokens", "SELECT id FROM tracking_tokens WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE",
+          query_params().add(token_array), "locking tokens");
+    }
     // greatest(coalesce(...)): a clock that stepped back must not move last_seen_at backwards.
     session_.exec_prepared(
         "cg_touch_tokens",
@@ -910,7 +912,7 @@ std::vector<priced_event> postgres_connection::reprice_page(const reprice_filter
             .add(filter.start_us)
             .add(filter.end_us)
             .add(filter.token_id)
-            .add(static_cast<std::int64_t>(limit)),
+            .add(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX))),
         "reading events to reprice");
     std::vector<priced_event> page;
     page.reserve(static_cast<std::size_t>(r.rows()));

@@ -413,6 +413,14 @@ TEST_CASE("postgres: monthly partitions are made ahead, for backfills on demand,
              "test");
   CHECK(!writer->commit_batch(std::vector{make_event(token, "y2018", utc("2018-01-09"))})[0].duplicate);
 
+  // Another gateway's retention dropped a month this one knows: its next insert there recreates it.
+  {
+    auto other = open_postgres_writer(at(*db));
+    CHECK(other->drop_events_before(utc("2018-02-01")).months_dropped == std::vector<std::string>{"2018-01"});
+    CHECK(!writer->commit_batch(std::vector{make_event(token, "y2018-again", utc("2018-01-10"))})[0].duplicate);
+    CHECK(pg_int(check, "SELECT count(*) FROM usage_events_2018_01") == 1);
+  }
+
   // Retention before 2025-02: the 2018, 2019, 2024-12 and 2025-01 partitions go whole.
   const auto dropped = writer->drop_events_before(utc("2025-02-01"));
   CHECK(dropped.events_deleted == 4);
@@ -443,6 +451,32 @@ TEST_CASE("postgres: a new month's partition does not wait for a long read of us
   report.exec("COMMIT", "test");
   auto check = db->open();
   CHECK(pg_int(check, "SELECT count(*) FROM usage_events_2016_02") == 1);
+}
+
+TEST_CASE("postgres: retention finishes a month whose concurrent detach was interrupted") {
+  auto db = postgres_database::create();
+  if (!db) return;
+  auto writer = open_postgres_writer(at(*db));
+  const auto token = writer->create_token("alpha", "tok-a", 1).id;
+  writer->commit_batch(std::vector{make_event(token, "old", utc("2019-07-04")), make_event(token, "new", utc("2025-03-01"))});
+  // A detach that waits for a reader's transaction and is cancelled half-way, as a stopped retention run would be.
+  auto reader = db->open();
+  reader.exec("BEGIN", "test");
+  reader.exec("SELECT count(*) FROM usage_events", "test");
+  auto detacher = db->open();
+  detacher.exec("SET statement_timeout = '300ms'", "test");
+  CHECK(test::error_of([&] {
+    detacher.exec("ALTER TABLE usage_events DETACH PARTITION usage_events_2019_07 CONCURRENTLY", "test");
+  }));
+  reader.exec("COMMIT", "test");
+  auto check = db->open();
+  REQUIRE(pg_int(check, "SELECT count(*) FROM pg_inherits WHERE inhdetachpending") == 1);
+
+  const auto dropped = writer->drop_events_before(utc("2020-01-01"));
+  CHECK(dropped.months_dropped == std::vector<std::string>{"2019-07"});
+  CHECK(dropped.events_deleted == 1);
+  CHECK(pg_int(check, "SELECT count(*) FROM pg_class WHERE relname = 'usage_events_2019_07'") == 0);
+  CHECK(pg_int(check, "SELECT count(*) FROM usage_events") == 1);
 }
 
 TEST_CASE("postgres: tracking tokens: create, list, deactivate, delete, reuse a deleted label, unique violations") {
@@ -520,6 +554,7 @@ TEST_CASE("postgres: pages, filters, PROJECT_PATTERNS and models read exactly wh
       CHECK(describe(walked) == describe(expected));
     }
   }
+  CHECK(page_of(*reader, {}, rules, event_order::oldest_first, std::nullopt, SIZE_MAX).size() == rows.size());
   CHECK(reader->models() == lite.models());
   CHECK(reader->max_event_id() == lite.max_id());
   // Rows with equal ts page by id.
