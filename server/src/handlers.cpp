@@ -304,6 +304,11 @@ void handle_create_token(services& s, const request_ptr& ctx, const responder& r
   std::string label(label_value->as_string());
   const auto first = label.find_first_not_of(" \t\r\n");
   label = first == std::string::npos ? "" : label.substr(first, label.find_last_not_of(" \t\r\n") - first + 1);
+  if (label.find('\0') != std::string::npos) {
+    respond(json_error(http::status::bad_request, "label must not contain a NUL character", ctx->request_id,
+                       "label"));
+    return;
+  }
   if (label.empty() || utf8_length(label) > 64) {
     respond(json_error(http::status::bad_request, "label must be 1 to 64 characters", ctx->request_id, "label"));
     return;

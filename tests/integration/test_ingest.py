@@ -382,6 +382,19 @@ def test_limits_are_inclusive(shared):
     assert stored["input_tokens"] == 12
 
 
+def test_a_nul_character_costs_its_event_only(shared):
+    """PostgreSQL text cannot hold U+0000: such a field is a 400 naming it, on both backends, so it never fails the
+    batch other clients' events share; inside meta it stays escaped JSON text and is stored."""
+    before = shared.event_count()
+    for field in ("model", "user", "event_id", "project"):
+        event = {"tracking_token": shared.token, "model": "m", field: "bad\u0000value"}
+        status, _, body = shared.ingest(event)
+        assert (status, body.get("field")) == (400, field), body
+    assert shared.event_count() == before
+    stored = ingest_ok(shared, {"tracking_token": shared.token, "model": "m", "meta": {"k": "a\u0000b"}})
+    assert json.loads(stored["meta"]) == {"k": "a\u0000b"}
+
+
 def test_body_not_json(shared):
     before = shared.event_count()
     for raw in ["{not json", "", "[1, 2", "\"just a string\"", "[]", "42", "null"]:

@@ -104,6 +104,14 @@ TEST_CASE("a body nested deeper than 64 levels is a 400 naming no field; 64 leve
   CHECK(error.message.find("nested") != std::string::npos);
 }
 
+TEST_CASE("a NUL character in a string field is a 400 naming the field (PostgreSQL text cannot hold one)") {
+  check_rejects(R"({"tracking_token":"tok","model":"gpt\u0000x"})", "model");
+  check_rejects(R"({"tracking_token":"tok","model":"m","user":"a\u0000"})", "user");
+  check_rejects(R"({"tracking_token":"tok","model":"m","event_id":"\u0000"})", "event_id");
+  // Inside meta it stays JSON text ("\u0000" escaped), which every backend stores.
+  accepted(R"({"tracking_token":"tok","model":"m","meta":{"k":"a\u0000b"}})");
+}
+
 TEST_CASE("parse_usage_event takes an already parsed value") {
   const boost::json::value body = {{"tracking_token", "tok"}, {"model", "m"}, {"prompt_tokens", 3}};
   const parse_result result = parse_usage_event(body, {}, now_us);
