@@ -7,6 +7,7 @@ set -euo pipefail
 
 packages=(g++ cmake ninja-build ccache libboost1.81-dev libboost-json1.81-dev libfmt-dev libsqlite3-dev doctest-dev
           libhowardhinnant-date-dev tzdata ca-certificates)
+packages+=(zlib1g-dev)  # gzip request bodies (POST /ingest/batch)
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(python3 python3-pytest sqlite3 mount) ;;
