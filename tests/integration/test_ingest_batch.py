@@ -364,3 +364,29 @@ def test_rows_survive_a_restart(make_server, tmp_path):
     assert srv.event_count() == 10
     status, _, body = post_batch(srv, events)
     assert status == 200 and body["duplicates"] == 10, body
+
+
+def test_storage_failure_is_503_per_event_with_retry_after(tmp_path):
+    # The small-disk helpers of test_storage_faults.py: a tmpfs (or RLIMIT_FSIZE) disk filled to the last byte.
+    from test_storage_faults import BIG_META, SmallDisk, start_on, wait_health
+
+    disk = SmallDisk(tmp_path)
+    try:
+        srv = start_on(disk, tmp_path)
+        srv.token = srv.create_token("disk")["token"]
+        disk.fill_up()
+        events = [event(srv, meta=BIG_META) for _ in range(3)] + [event(srv, model=None)]
+        status, headers, body = post_batch(srv, events)
+        assert status == 207, body
+        assert [r["status"] for r in body["results"]] == [503, 503, 503, 400]
+        assert all("id" not in r and r["error"] for r in body["results"])
+        assert int(headers["retry-after"]) >= 1
+        assert srv.event_count() == 0
+        # Space again: the same batch is stored, nothing was half-recorded before.
+        disk.free()
+        wait_health(srv, 200)
+        status, _, body = post_batch(srv, events[:3])
+        assert status == 200 and body["accepted"] == 3, body
+        disk.grow()
+    finally:
+        disk.cleanup()
