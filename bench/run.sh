@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds the release preset and runs the ingest benchmark against the no-work baseline; writes docs/benchmarks.md.
 #   bench/run.sh [--duration 10] [--connections 64] [--durability full|normal] [--no-write]
+#   bench/run.sh --batch 100 [...]   POST /ingest/batch, 100 events a request: events/s against the baseline and
+#                                    single-event /ingest, in the same run
+# DATABASE_URL (or --database-url) is passed to the server: point it at PostgreSQL to measure that backend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --bench

@@ -8,6 +8,7 @@ set -euo pipefail
 
 packages=(g++ cmake ninja-build ccache libboost1.81-dev libboost-json1.81-dev libfmt-dev libsqlite3-dev libpq-dev
           doctest-dev libhowardhinnant-date-dev tzdata ca-certificates)
+packages+=(zlib1g-dev)  # gzip request bodies (POST /ingest/batch)
 for arg in "$@"; do
   case "$arg" in
     # postgresql: server 15 (initdb, pg_ctl, postgres, pgbench in /usr/lib/postgresql/15/bin), psql, and the

@@ -102,6 +102,7 @@ int serve(config cfg) {
   // count into the policy, and the routes they point to must still exist then.
   connection_policy policy;
   policy.max_body_bytes = cfg.max_body_bytes;
+  policy.path_body_limits = {{"/ingest/batch", cfg.batch_max_bytes}};
   policy.header_timeout = cfg.header_timeout;
   policy.body_timeout = cfg.body_timeout;
   policy.idle_timeout = cfg.idle_timeout;

@@ -35,6 +35,9 @@ const std::vector<setting_info>& settings() {
       {"DURABILITY", "--durability", "full",
        "full: a 2xx survives power loss (synchronous=FULL); normal: survives a crash, not power loss"},
       {"MAX_BODY_BYTES", "--max-body-bytes", "1048576", "largest request body accepted (413 beyond)"},
+      {"BATCH_MAX_BYTES", "--batch-max-bytes", "10485760",
+       "largest POST /ingest/batch body, and its size after gzip inflation (413 beyond)"},
+      {"BATCH_MAX_EVENTS", "--batch-max-events", "1000", "events in one POST /ingest/batch at most (413 beyond)"},
       {"HEADER_TIMEOUT_MS", "--header-timeout-ms", "10000", "time to receive a request's headers"},
       {"BODY_TIMEOUT_MS", "--body-timeout-ms", "30000", "time to receive a request's body"},
       {"IDLE_TIMEOUT_MS", "--idle-timeout-ms", "60000", "keep-alive: how long an idle connection is kept"},
@@ -254,6 +257,8 @@ config load_config(const command_line& cli, const std::map<std::string, std::str
     throw config_error(fmt::format("DURABILITY must be full or normal, got '{}'", v["DURABILITY"]));
   c.durability_full = v["DURABILITY"] == "full";
   c.max_body_bytes = parse_int<std::size_t>("MAX_BODY_BYTES", v["MAX_BODY_BYTES"], 1024, 1ULL << 30);
+  c.batch_max_bytes = parse_int<std::size_t>("BATCH_MAX_BYTES", v["BATCH_MAX_BYTES"], 1024, 1ULL << 30);
+  c.batch_max_events = parse_int<std::size_t>("BATCH_MAX_EVENTS", v["BATCH_MAX_EVENTS"], 1, 100'000);
   c.header_timeout = std::chrono::milliseconds(
       parse_int<std::int64_t>("HEADER_TIMEOUT_MS", v["HEADER_TIMEOUT_MS"], 1, 3'600'000));
   c.body_timeout =

@@ -2,6 +2,7 @@
 
 #include "admin_handlers.hpp"
 #include "handler_support.hpp"
+#include "ingest_batch.hpp"
 #include "pipeline.hpp"
 
 #include "cg/ingest/event_row.hpp"
@@ -373,6 +374,7 @@ void register_routes(router& routes, services& s) {
               .headers = "X-Tracking-Token",
               .body = "UsageEvent",
               .responses = "201:IngestCreated 200:IngestDuplicate 400 403 404 413 415 503"});
+  register_ingest_batch_route(routes, s);
   routes.add(verb::post, "/log", [&s](const request_ptr& c, const responder& r) { handle_log(s, c, r); },
              {.summary = "Legacy: store one usage event with the admin key (use POST /ingest)",
               .headers = "X-Tracking-Token",

@@ -90,11 +90,30 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void start_message() {
     first_request_ = false;
     continue_sent_ = false;
+    route_limit_applied_ = false;
+    body_limit_ = policy_.max_body_bytes;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(policy_.max_header_bytes));
-    parser_->body_limit(policy_.max_body_bytes);
-    parser_->eager(true);
+    // Beast compares Content-Length with the body limit as the headers end, before we know the route: start with
+    // the largest limit, and stop after the headers (not eager) so the route's own limit applies to the body.
+    parser_->body_limit(policy_.largest_body_limit());
+    parser_->eager(false);
     parse_buffered();
+  }
+
+  // Once the request line and headers are in: the limit of this request's path (only a few paths, such as
+  // /ingest/batch, may send more than MAX_BODY_BYTES). False when the request was refused (413).
+  bool apply_route_body_limit() {
+    if (route_limit_applied_) return true;
+    route_limit_applied_ = true;
+    body_limit_ = policy_.body_limit_for(parser_->get().target());
+    if (const auto length = parser_->content_length(); length && *length > body_limit_) {
+      reject_body_limit();
+      return false;
+    }
+    parser_->body_limit(body_limit_);  // counts down from here, so chunked bodies are held to it too
+    parser_->eager(true);
+    return true;
   }
 
   // Feeds what is already buffered to the parser. A small request arrives in one segment, so it is usually parsed
@@ -109,8 +128,10 @@ class http_session : public std::enable_shared_from_this<http_session> {
         break;
       }
       if (ec || used == 0) break;
+      if (parser_->is_header_done() && !apply_route_body_limit()) return;
     }
     if (ec) return on_read_error(ec);
+    if (parser_->is_header_done() && !apply_route_body_limit()) return;
     if (parser_->is_done()) return on_message();
     if (!parser_->is_header_done()) {
       stream_.expires_after(policy_.header_timeout);
@@ -149,7 +170,12 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void on_read_error(beast::error_code ec) {
     if (ec == http::error::header_limit)
       return reject(http::status::request_header_fields_too_large, "request line and headers exceed 8 KiB");
-    if (ec == http::error::body_limit) return reject_body_limit();
+    if (ec == http::error::body_limit) {
+      // A Content-Length over even the largest limit stops the parser at the end of the headers, before
+      // apply_route_body_limit: name this path's limit all the same.
+      if (!route_limit_applied_) body_limit_ = policy_.body_limit_for(parser_->get().target());
+      return reject_body_limit();
+    }
     // A client that stalled, hung up or was cut off by shutdown is closed; one that sent garbage hears why.
     if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == net::error::eof ||
         ec == net::error::operation_aborted || ec == http::error::partial_message ||
@@ -210,7 +236,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   void reject_body_limit() {
     reject(http::status::payload_too_large,
-           fmt::format("request body exceeds the limit of {} bytes", policy_.max_body_bytes));
+           fmt::format("request body exceeds the limit of {} bytes", body_limit_));
   }
 
   void send(const request_ptr& ctx, response res, bool may_keep_alive) {
@@ -289,10 +315,25 @@ class http_session : public std::enable_shared_from_this<http_session> {
   std::string client_ip_;
   bool first_request_ = true;
   bool continue_sent_ = false;
+  bool route_limit_applied_ = false;
+  std::size_t body_limit_ = 0;  // this request's, once its path is known
   static constexpr std::size_t read_chunk = 16 * 1024;
 };
 
 }  // namespace
+
+std::size_t connection_policy::body_limit_for(std::string_view target) const {
+  const auto path = target.substr(0, target.find('?'));
+  for (const auto& [limited_path, limit] : path_body_limits)
+    if (path == limited_path) return limit;
+  return max_body_bytes;
+}
+
+std::size_t connection_policy::largest_body_limit() const {
+  std::size_t largest = max_body_bytes;
+  for (const auto& entry : path_body_limits) largest = std::max(largest, entry.second);
+  return largest;
+}
 
 listener::listener(net::io_context& ioc, const tcp::endpoint& endpoint, const request_pipeline& pipeline,
                    connection_policy& policy)

@@ -9,6 +9,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace cg::server {
 
@@ -16,6 +20,9 @@ namespace cg::server {
 /// Thread-safety: the limits are set before the first accept; the counters are atomics.
 struct connection_policy {
   std::size_t max_body_bytes = 1024 * 1024;
+  /// Paths allowed a body limit of their own instead of max_body_bytes (POST /ingest/batch: BATCH_MAX_BYTES),
+  /// matched exactly against the target without its query.
+  std::vector<std::pair<std::string, std::size_t>> path_body_limits;
   std::size_t max_header_bytes = 8 * 1024;
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds body_timeout{30'000};
@@ -26,6 +33,11 @@ struct connection_policy {
   std::atomic<std::size_t> open_connections{0};
   std::atomic<std::size_t> in_flight{0};  ///< requests read and not yet answered
   std::atomic<bool> draining{false};      ///< shutting down: answer with Connection: close
+
+  /// The body limit of a request for `target` (a query string is ignored).
+  std::size_t body_limit_for(std::string_view target) const;
+  /// The largest limit of any path: what a parser may allow before it has read the request line.
+  std::size_t largest_body_limit() const;
 };
 
 /// Accepts connections until close() and starts a session for each.

@@ -62,6 +62,31 @@ constexpr std::string_view component_schemas = R"json({
       "meta": {"type": "object", "description": "Any JSON, at most 8 KiB compact and 8 levels deep"}
     }
   },
+  "UsageEventBatch": {
+    "description": "A JSON array of UsageEvent, or an object {\"events\": [...]}; NDJSON is sent as )json"
+  R"json(application/x-ndjson, one UsageEvent per line.",
+    "oneOf": [
+      {"type": "array", "items": {"$ref": "#/components/schemas/UsageEvent"}},
+      {"type": "object", "required": ["events"],
+       "properties": {"events": {"type": "array", "items": {"$ref": "#/components/schemas/UsageEvent"}}}}
+    ]
+  },
+  "BatchResult": {
+    "type": "object", "required": ["accepted", "duplicates", "rejected", "results"],
+    "properties": {
+      "accepted": {"type": "integer"}, "duplicates": {"type": "integer"}, "rejected": {"type": "integer"},
+      "results": {"type": "array", "description": "One per event, in body order.", "items": {
+        "type": "object", "required": ["index", "status"],
+        "properties": {
+          "index": {"type": "integer"}, "status": {"type": "integer"},
+          "id": {"type": "integer", "description": "201: the new row; 200: the first row's id"},
+          "duplicate": {"const": true},
+          "error": {"type": "string"},
+          "field": {"type": "string", "description": "Path of the invalid field, e.g. events[2].model"}
+        }
+      }}
+    }
+  },
   "IngestCreated": {
     "type": "object",
     "properties": {

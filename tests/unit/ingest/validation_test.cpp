@@ -1,7 +1,9 @@
 // Every public header of cg::ingest first, so each is shown to compile on its own.
+#include "cg/ingest/batch_results.hpp"
 #include "cg/ingest/event_row.hpp"
 #include "cg/ingest/group_commit_writer.hpp"
 #include "cg/ingest/token_registry.hpp"
+#include "cg/ingest/usage_batch.hpp"
 #include "cg/ingest/usage_event.hpp"
 #include "cg/ingest/validation.hpp"
 

@@ -34,6 +34,8 @@ struct config {
   std::string ingest_key;
   bool durability_full = true;
   std::size_t max_body_bytes = 1024 * 1024;
+  std::size_t batch_max_bytes = 10 * 1024 * 1024;  ///< POST /ingest/batch body, before and after gzip
+  std::size_t batch_max_events = 1000;             ///< POST /ingest/batch events per request
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds body_timeout{30'000};
   std::chrono::milliseconds idle_timeout{60'000};
