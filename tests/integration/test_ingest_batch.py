@@ -8,15 +8,20 @@ import pytest
 
 from cg_server import Server, send_and_read
 
+# Every test on SQLite and on PostgreSQL (conftest.py), but the full disk, which is a SQLite file on a small tmpfs.
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("batch"))
-    srv.start()
-    srv.token = srv.create_token("batch")["token"]
-    srv.token_id = next(t["id"] for t in srv.list_tokens() if t["label"] == "batch")
-    yield srv
-    srv.stop()
+def shared(tmp_path_factory, backend):
+    srv = Server(tmp_path_factory.mktemp("batch"), backend=backend)
+    try:
+        srv.start()
+        srv.token = srv.create_token("batch")["token"]
+        srv.token_id = next(t["id"] for t in srv.list_tokens() if t["label"] == "batch")
+        yield srv
+    finally:
+        srv.close()
 
 
 def post_batch(srv, body, content_type="application/json", headers=None, encoding=None):
@@ -366,6 +371,7 @@ def test_rows_survive_a_restart(make_server, tmp_path):
     assert status == 200 and body["duplicates"] == 10, body
 
 
+@pytest.mark.sqlite_only("the full disk is a SQLite file on a small tmpfs")
 def test_storage_failure_is_503_per_event_with_retry_after(tmp_path):
     # The small-disk helpers of test_storage_faults.py: a tmpfs (or RLIMIT_FSIZE) disk filled to the last byte.
     from test_storage_faults import BIG_META, SmallDisk, start_on, wait_health
