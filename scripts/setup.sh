@@ -15,8 +15,9 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(
 want_test=0
 for arg in "$@"; do
   case "$arg" in
-    # chromium: the browser of the end-to-end tests (never downloaded by playwright-core); a font to render text.
-    --test) packages+=(python3 python3-pytest sqlite3 mount chromium fonts-dejavu-core); want_test=1 ;;
+    # chromium: the browser of the end-to-end tests (never downloaded by playwright-core); a font to render text;
+    # curl: the e2e test runs the curl snippet the dashboard shows.
+    --test) packages+=(python3 python3-pytest sqlite3 mount chromium fonts-dejavu-core curl); want_test=1 ;;
     --bench) packages+=(python3 wrk) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac

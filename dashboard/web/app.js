@@ -108,6 +108,15 @@
     return fraction ? `$${wholeText}.${fraction}` : `$${wholeText}`;
   }
 
+  // For a column of single events: the same six decimals on every row, so the amounts line up and compare at a
+  // glance (the exact nine-decimal value is in the cell's title).
+  function formatUsdFixed(nano, decimals = 6) {
+    const negative = nano < 0n;
+    const scaled = roundTo(negative ? -nano : nano, decimals);
+    const unit = 10n ** BigInt(decimals);
+    return `${negative ? '-' : ''}$${integer.format(scaled / unit)}.${(scaled % unit).toString().padStart(decimals, '0')}`;
+  }
+
   function exactUsd(nano) {
     const negative = nano < 0n;
     const abs = negative ? -nano : nano;
@@ -249,7 +258,11 @@
     if (response.ok) return raw ? response : response.json();
     let info = {};
     try { info = await response.json(); } catch { /* not JSON: a proxy's page */ }
-    const retryAfter = Number.parseInt(response.headers.get('Retry-After') || '', 10);
+    let retryAfter = Number.parseInt(response.headers.get('Retry-After') || '', 10);
+    // Rate limited: a refresh makes several calls at once, so waiting only until one more call passes (Retry-After)
+    // would fail again; wait until the bucket is full (RateLimit-Reset), within reason.
+    const reset = Number.parseInt(response.headers.get('RateLimit-Reset') || '', 10);
+    if (response.status === 429 && Number.isFinite(reset)) retryAfter = Math.min(Math.max(retryAfter || 0, reset), 300);
     const options = {
       retryAfter: Number.isFinite(retryAfter) ? retryAfter : null,
       field: info.field ?? null,
@@ -829,7 +842,7 @@
       setTitle(output, r.reasoning_tokens ? `${formatInt(r.reasoning_tokens)} reasoning` : '');
       setText(total, formatInt(r.totalTokens));
       const nano = toNano(r.cost_usd_exact);
-      setText(cost, formatUsd(nano));
+      setText(cost, formatUsdFixed(nano));
       setTitle(cost, `${exactUsd(nano)} (${r.cost_source}${r.price_ref ? `, ${r.price_ref}` : ''})`);
     });
 
@@ -977,8 +990,9 @@
     const curl = `curl -X POST ${url}/ingest \\
   -H "X-Ingest-Key: $COST_GUARDIAN_INGEST_KEY" \\
   -H "Content-Type: application/json" \\
-  -d '{"tracking_token": "${token}", "event_id": "chatcmpl-123", "provider": "openai",
-       "model": "gpt-4o-mini", "prompt_tokens": 1200, "completion_tokens": 350}'`;
+  -d '{"tracking_token": "${token}",
+       "event_id": "chatcmpl-123", "provider": "openai", "model": "gpt-4o-mini",
+       "prompt_tokens": 1200, "completion_tokens": 350}'`;
     const python = `import json, os, urllib.request
 
 COST_GUARDIAN_URL = "${url}"
@@ -1031,11 +1045,18 @@ async function reportUsage(response, provider = "openai") {
     dialog.showModal();
   }
 
-  // Focus goes back to what opened the dialog (or, if that row is gone, to the section's heading).
+  // Focus goes back to what opened the dialog (or, if that row is gone, to the section's heading). Done right as
+  // the dialog closes, not in its 'close' event, which comes a task later: by then focus would have been elsewhere.
   function restoreFocus() {
-    const target = dialogOpener && dialogOpener.isConnected ? dialogOpener : $(`#${state.view}-title`);
+    if (!dialogOpener) return;
+    const target = dialogOpener.isConnected ? dialogOpener : $(`#${state.view}-title`);
     dialogOpener = null;
     target?.focus();
+  }
+
+  function closeDialog(dialog) {
+    if (dialog.open) dialog.close();
+    restoreFocus();
   }
 
   function openTokenDialog(created, opener) {
@@ -1125,7 +1146,7 @@ async function reportUsage(response, provider = "openai") {
     const id = dialog.dataset.tokenId;
     const token = state.tokens.find((t) => String(t.id) === id);
     dialogOpener = $('#new-token-label');  // the row is about to disappear
-    dialog.close();
+    closeDialog(dialog);
     if (!token) return;
     try {
       await api(`ingest/tokens/${token.id}`, { method: 'DELETE' });
@@ -1251,10 +1272,12 @@ async function reportUsage(response, provider = "openai") {
       });
     }
     for (const dialog of $$('dialog')) {
-      dialog.addEventListener('close', restoreFocus);
-      for (const close of $$('[data-close]', dialog)) close.addEventListener('click', () => dialog.close());
+      // Escape: close through closeDialog too, so focus returns at once.
+      dialog.addEventListener('cancel', (e) => { e.preventDefault(); closeDialog(dialog); });
+      dialog.addEventListener('close', restoreFocus);  // any other way it closed
+      for (const close of $$('[data-close]', dialog)) close.addEventListener('click', () => closeDialog(dialog));
     }
-    $('#confirm-cancel').addEventListener('click', () => $('#confirm-dialog').close());
+    $('#confirm-cancel').addEventListener('click', () => closeDialog($('#confirm-dialog')));
     $('#confirm-ok').addEventListener('click', confirmDelete);
 
     window.addEventListener('hashchange', () => {

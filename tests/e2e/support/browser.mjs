@@ -1,9 +1,17 @@
 // Debian's Chromium (/usr/bin/chromium), driven by playwright-core. playwright-core never downloads a browser.
-import { chromium } from 'playwright-core';
+import { existsSync } from 'node:fs';
 
 export const CHROMIUM = process.env.CG_CHROMIUM || '/usr/bin/chromium';
 
-export function launch() {
+export async function launch() {
+  // Imported here, not at the top, to fail with the fix rather than a module-resolution trace.
+  let chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch (error) {
+    throw new Error(`playwright-core is not installed in tests/e2e: run scripts/setup.sh --test (${error.message})`);
+  }
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup.sh --test (Debian's chromium)`);
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -12,22 +20,25 @@ export function launch() {
   });
 }
 
-/// Records every Content-Security-Policy violation and uncaught error of the page, so a test can assert none.
+/// Records every Content-Security-Policy violation, uncaught error and console error of the page (across
+/// navigations and reloads), so a test can assert there were none.
 export async function watchPage(page) {
   const problems = [];
+  const violations = [];
+  await page.exposeFunction('__cgReportCspViolation', (text) => { violations.push(text); });
   await page.addInitScript(() => {
-    window.__cspViolations = [];
     document.addEventListener('securitypolicyviolation', (e) => {
-      window.__cspViolations.push(`${e.violatedDirective}: ${e.blockedURI}`);
+      window.__cgReportCspViolation(`${e.violatedDirective}: ${e.blockedURI} (${e.sourceFile}:${e.lineNumber})`);
     });
   });
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('console', (msg) => {
-    if (msg.type() === 'error' && !/status of 4\d\d|Failed to load resource/.test(msg.text()))
+    // Failed requests the test provokes on purpose (401, 429, a stopped server) are logged by Chromium itself.
+    if (msg.type() === 'error' && !/Failed to load resource|net::ERR_/.test(msg.text()))
       problems.push(`console error: ${msg.text()}`);
   });
   return {
     problems,
-    async cspViolations() { return page.evaluate(() => window.__cspViolations); },
+    async cspViolations() { return [...violations]; },
   };
 }

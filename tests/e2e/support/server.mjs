@@ -12,10 +12,13 @@ export const INGEST_KEY = 'e2e-ingest-key-0123456789';
 const SANITIZER_MARKERS = ['ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:', 'WARNING: ThreadSanitizer'];
 
 export class Server {
-  constructor({ env = {}, binary = process.env.CG_BINARY } = {}) {
+  /// port: 0 for a free one (the default), or a fixed one (to restart a stopped server where the page expects it);
+  /// dataDir: reuse a stopped server's folder (its database and keys).
+  constructor({ env = {}, binary = process.env.CG_BINARY, port = 0, dataDir = null } = {}) {
     if (!binary) throw new Error('CG_BINARY is not set: run through ctest, or set it to build/<preset>/cost-guardian');
     this.binary = binary;
-    this.dataDir = mkdtempSync(join(tmpdir(), 'cg-e2e-'));
+    this.requestedPort = port;
+    this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), 'cg-e2e-'));
     this.env = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.endsWith('SAN_OPTIONS'))),
@@ -27,7 +30,7 @@ export class Server {
   }
 
   async start(timeoutMs = 20000) {
-    this.proc = spawn(this.binary, ['--port', '0', '--host', '127.0.0.1', '--env-file', '/dev/null'],
+    this.proc = spawn(this.binary, ['--port', String(this.requestedPort), '--host', '127.0.0.1', '--env-file', '/dev/null'],
       { cwd: this.dataDir, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stderr.setEncoding('utf8');
     this.proc.stderr.on('data', (chunk) => { this.stderr += chunk; });
@@ -54,8 +57,8 @@ export class Server {
     return this;
   }
 
-  /// Stops with SIGTERM; returns the exit code. The data folder is removed.
-  async stop() {
+  /// Stops with SIGTERM; returns the exit code. The data folder is removed unless keepData.
+  async stop({ keepData = false } = {}) {
     let code = null;
     if (this.proc && this.proc.exitCode === null) {
       this.proc.kill('SIGTERM');
@@ -65,7 +68,7 @@ export class Server {
     } else if (this.proc) {
       code = this.proc.exitCode;
     }
-    rmSync(this.dataDir, { recursive: true, force: true });
+    if (!keepData) rmSync(this.dataDir, { recursive: true, force: true });
     return code;
   }
 
