@@ -768,13 +768,19 @@
     $('.table-wrap', card).hidden = rows.length === 0;
     reconcile($('tbody', card), rows, (r) => r.key, () => {
       const tr = document.createElement('tr');
-      tr.innerHTML = '<td><span class="label"></span><span class="share" aria-hidden="true"></span></td><td class="num"></td><td class="num"></td><td class="num"></td>';
+      tr.innerHTML = '<td><button type="button" class="drill"></button><span class="label none"></span><span class="share" aria-hidden="true"></span></td><td class="num"></td><td class="num"></td><td class="num"></td>';
       return tr;
     }, (tr, r) => {
       const [name, requests, tokens, cost] = tr.cells;
+      // A name is a button that filters everything by it; "(no project)" cannot be filtered on (an empty filter
+      // value means no filter), so it stays text.
+      const drill = $('.drill', name);
       const label = $('.label', name);
-      setText(label, r.label);
-      label.classList.toggle('none', r.none);
+      drill.hidden = r.none;
+      label.hidden = !r.none;
+      setText(r.none ? label : drill, r.label);
+      drill.dataset.value = dim === 'token' ? String(r.row.ingest_token_id) : r.key;
+      drill.setAttribute('aria-label', `Show only ${dim === 'token' ? 'tracking token' : dim} ${r.label}`);
       const share = total > 0n ? Number(r.nano * 10000n / total) / 100 : 0;
       $('.share', name).style.setProperty('--share', `${share}%`);
       setTitle(name, `${r.label}: ${share.toFixed(1)}% of the cost`);
@@ -1212,6 +1218,21 @@ async function reportUsage(response, provider = "openai") {
     refresh({ userAction: true });
   }
 
+  // A breakdown's name was clicked: filter everything by it.
+  function drillDown(event) {
+    const button = event.target.closest('button.drill');
+    if (!button) return;
+    const dim = button.closest('.breakdown').dataset.dimension;
+    state.filters[dim] = button.dataset.value;
+    syncFilterInputs();
+    state.cursors = [null];
+    state.page = 0;
+    writeHash();
+    updateNavLinks();
+    announce(`Showing only ${button.textContent}.`);
+    refresh({ userAction: true });
+  }
+
   function clearFilters() {
     Object.assign(state.filters, { range: '30d', model: '', token: '', project: '', user: '' }, rangeFor('30d'));
     syncFilterInputs();
@@ -1236,6 +1257,7 @@ async function reportUsage(response, provider = "openai") {
     for (const id of ['#f-start', '#f-end', '#f-model', '#f-token', '#f-project', '#f-user'])
       $(id).addEventListener('change', () => applyFilters());
     $('#f-clear').addEventListener('click', clearFilters);
+    $('.breakdowns').addEventListener('click', drillDown);
 
     for (const radio of $$('input[name="stack"]')) radio.addEventListener('change', () => {
       state.stack = radio.value;

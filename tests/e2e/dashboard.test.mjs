@@ -197,6 +197,15 @@ describe('dashboard', () => {
     assert.match(await page.innerText('#card-30d'), /5 requests/);
     const projects = await page.$$eval('#breakdown-project tbody tr', (trs) => trs.map((tr) => tr.cells[0].innerText.trim()));
     assert.deepEqual(projects, ['search', 'checkout', '(no project)']);  // by cost, largest first
+
+    // A breakdown's name filters everything by it.
+    await page.getByRole('button', { name: 'Show only project checkout' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('#breakdown-model tbody tr').length === 1);
+    assert.equal(await page.inputValue('#f-project'), 'checkout');
+    assert.equal(await page.innerText('#breakdown-model tbody tr td:first-child'), 'gpt-4o-mini');
+    await page.click('#f-clear');
+    await page.waitForFunction(() => document.querySelectorAll('#breakdown-model tbody tr').length === 3);
+    assert.equal(await page.inputValue('#f-project'), '');
   });
 
   it('filters the table, totals and URL, and exports exactly the filtered rows as CSV', async () => {
