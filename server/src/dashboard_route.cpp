@@ -153,7 +153,7 @@ void register_dashboard_routes(router& routes) {
   routes.add(http::verb::get, "/dashboard/<asset>", handle_asset,
              {.summary = "A file of the web dashboard (script, style sheet, chart library, icon)",
               .auth = route_auth::none,
-              .responses = "200:text/javascript 304 404",
+              .responses = "200:text/javascript,text/css,image/svg+xml 304 404",
               .description = "Names carry a hash of their content, so they are cached for a year (`immutable`); "
                              "the page names the current ones."});
 }
