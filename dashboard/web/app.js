@@ -525,10 +525,10 @@
 
   function showBanner(text, seconds) {
     const banner = $('#banner');
-    const textEl = $('#banner-text');
     window.clearInterval(state.countdown);
+    setText($('#banner-text'), text);
     let left = seconds;
-    const render = () => setText(textEl, `${text} Retrying in ${left} s.`);
+    const render = () => setText($('#banner-countdown'), `Retrying in ${left} s.`);
     render();
     banner.hidden = false;
     state.countdown = window.setInterval(() => {

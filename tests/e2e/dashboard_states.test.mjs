@@ -117,7 +117,8 @@ describe('dashboard states', () => {
       await banner.waitFor({ state: 'visible' });
       assert.match(await banner.innerText(), /Cannot reach the Cost Guardian server at http:\/\/127\.0\.0\.1:\d+.*check that it is running/);
       assert.match(await banner.innerText(), /Retrying in \d+ s/);
-      assert.equal(await page.getAttribute('#banner', 'role'), 'alert');
+      assert.equal(await page.getAttribute('#banner-text', 'role'), 'alert');
+      assert.equal(await page.getAttribute('#banner-countdown', 'role'), null, 'the ticking countdown is not re-announced');
       assert.equal(await page.$$eval('#usage-table tbody tr', (trs) => trs.length), rows, 'the data stays on screen');
 
       server = await new Server({ port, dataDir }).start();
