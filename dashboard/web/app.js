@@ -402,8 +402,19 @@
     forgetKey();
     state.key = null;
     state.tokens = [];
-    // Drop what was shown, so the next person at this screen sees nothing of it.
+    // Drop what was shown, so the next person at this screen finds nothing of it in the page.
     for (const body of $$('#app tbody')) body.replaceChildren();
+    for (const el of $$('#cards [data-field], #usage-totals [data-field]')) {
+      if (el.dataset.field !== 'title') el.textContent = '';
+      el.removeAttribute('title');
+    }
+    for (const el of $$('#new-token-name, #new-token-value, #snippet-curl, #snippet-python, #snippet-node, #usage-summary, #page-label, #updated, #chart-title'))
+      el.textContent = '';
+    for (const select of $$('#f-model, #f-token')) select.replaceChildren(select.options[0]);
+    for (const list of $$('datalist')) list.replaceChildren();
+    state.seenProjects.clear();
+    state.seenUsers.clear();
+    state.models = [];
     state.chart?.destroy();
     state.chart = null;
     state.cursors = [null];

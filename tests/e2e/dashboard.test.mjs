@@ -286,7 +286,10 @@ describe('dashboard', () => {
     await page.click('#signout');
     await page.waitForSelector('#signin:not([hidden])');
     assert.deepEqual(await page.evaluate(() => [localStorage.getItem('cost-guardian.admin-key'), sessionStorage.getItem('cost-guardian.admin-key')]), [null, null]);
-    assert.equal(await page.$$eval('#usage-table tbody tr', (trs) => trs.length), 0, 'nothing shown stays in the page');
+    const left = await page.evaluate(() => document.body.innerHTML);
+    const total = exact(events.reduce((sum, e) => sum + nano(e.cost_usd_exact), 0n));
+    for (const shown of ['E2E app', 'gpt-4o-mini', 'checkout', tokenA, '$0.50', total])
+      assert.ok(!left.includes(shown), `"${shown}" stayed in the page after sign-out`);
     await page.reload();
     await page.waitForSelector('#signin:not([hidden])');
 
