@@ -42,6 +42,8 @@
     lastUpdated: null,
     seenProjects: new Set(),
     seenUsers: new Set(),
+    expanded: new Set(),   // ids of usage rows whose details are open
+    usageRows: [],
   };
 
   // ---- small helpers -------------------------------------------------------------------------------------------
@@ -414,6 +416,8 @@
     for (const list of $$('datalist')) list.replaceChildren();
     state.seenProjects.clear();
     state.seenUsers.clear();
+    state.expanded.clear();
+    state.usageRows = [];
     state.models = [];
     state.chart?.destroy();
     state.chart = null;
@@ -837,15 +841,64 @@
     renderUsage(page.data);
   }
 
+  // Every stored field of an event, for the row's details (keyboard users get here, where tooltips cannot).
+  function eventDetails(r) {
+    const nano = toNano(r.cost_usd_exact);
+    const rows = [
+      ['Time', `${localTime(r.timestamp)} (${state.tz}) · ${r.timestamp} UTC`],
+      ['Received', r.received_at],
+      ['Event id', r.event_id],
+      ['Provider', r.provider],
+      ['Cost', `${exactUsd(nano)} · ${r.cost_source}${r.price_ref ? ` (${r.price_ref})` : ''}`],
+      ['Cache read / write tokens', `${formatInt(r.cache_read_tokens)} / ${formatInt(r.cache_write_tokens)}`],
+      ['Reasoning tokens', formatInt(r.reasoning_tokens)],
+      ['Session', [r.session_id, r.session_type].filter(Boolean).join(' · ')],
+      ['Feature', r.feature],
+      ['Environment', r.environment],
+      ['Source', r.source],
+      ['Meta', r.meta == null ? '' : JSON.stringify(r.meta, null, 2)],
+    ];
+    return rows.filter(([, value]) => value !== null && value !== undefined && value !== '');
+  }
+
   function renderUsage(rows) {
     const tbody = $('#usage-table tbody');
-    reconcile(tbody, rows, (r) => r.id, () => {
+    // An opened row is followed by its details row; both are keyed, so a refresh keeps them open and in place.
+    const items = rows.flatMap((r) => (state.expanded.has(r.id) ? [r, { details: r }] : [r]));
+    reconcile(tbody, items, (item) => (item.details ? `details-${item.details.id}` : item.id), (item) => {
       const tr = document.createElement('tr');
-      tr.innerHTML = '<td class="nowrap"></td><td><span class="model"></span><span class="sub"></span></td><td></td><td></td><td></td><td class="num"></td><td class="num"></td><td class="num"></td><td class="num"></td>';
+      if (item.details) {
+        tr.className = 'details';
+        tr.innerHTML = '<td colspan="9"><dl></dl></td>';
+        tr.id = `details-${item.details.id}`;
+        return tr;
+      }
+      tr.innerHTML = '<td class="nowrap"><button type="button" class="disclosure" aria-expanded="false"><span class="caret" aria-hidden="true"></span><span class="time"></span></button></td><td><span class="model"></span><span class="sub"></span></td><td></td><td></td><td></td><td class="num"></td><td class="num"></td><td class="num"></td><td class="num"></td>';
       return tr;
-    }, (tr, r) => {
+    }, (tr, item) => {
+      if (item.details) {
+        const dl = $('dl', tr);
+        const text = JSON.stringify(eventDetails(item.details));
+        if (dl.dataset.text !== text) {
+          dl.dataset.text = text;
+          dl.replaceChildren(...eventDetails(item.details).flatMap(([name, value]) => {
+            const dt = document.createElement('dt');
+            dt.textContent = name;
+            const dd = document.createElement('dd');
+            if (name === 'Meta') { const pre = document.createElement('pre'); pre.textContent = value; dd.append(pre); }
+            else dd.textContent = value;
+            return [dt, dd];
+          }));
+        }
+        return;
+      }
+      const r = item;
       const [time, model, token, project, user, input, output, total, cost] = tr.cells;
-      setText(time, localTime(r.timestamp));
+      const toggle = $('.disclosure', time);
+      setText($('.time', toggle), localTime(r.timestamp));
+      toggle.dataset.id = String(r.id);
+      toggle.setAttribute('aria-expanded', String(state.expanded.has(r.id)));
+      toggle.setAttribute('aria-controls', `details-${r.id}`);
       setTitle(time, `${r.timestamp} (UTC)${r.event_id ? ` · event ${r.event_id}` : ''}`);
       setText($('.model', model), r.model);
       setText($('.sub', model), r.provider || '');
@@ -862,6 +915,7 @@
       setText(cost, formatUsdFixed(nano));
       setTitle(cost, `${exactUsd(nano)} (${r.cost_source}${r.price_ref ? `, ${r.price_ref}` : ''})`);
     });
+    state.usageRows = rows;
 
     const t = state.totals;
     const foot = $('#usage-totals');
@@ -1287,6 +1341,14 @@ async function reportUsage(response, provider = "openai") {
     $('#page-prev').addEventListener('click', () => goToPage(Math.max(0, state.page - 1)));
     $('#page-next').addEventListener('click', () => { if (state.nextCursor) goToPage(state.page + 1); });
     $('#export').addEventListener('click', exportCsv);
+    $('#usage-table').addEventListener('click', (e) => {
+      const toggle = e.target.closest('button.disclosure');
+      if (!toggle) return;
+      const id = Number(toggle.dataset.id);
+      if (state.expanded.has(id)) state.expanded.delete(id);
+      else state.expanded.add(id);
+      renderUsage(state.usageRows);
+    });
 
     $('#create-token').addEventListener('submit', createToken);
     $('#tokens-table').addEventListener('click', onTokenAction);

@@ -61,11 +61,6 @@ describe('dashboard', () => {
     return page.$$eval('#usage-table tbody tr', (trs) => trs.map((tr) => Array.from(tr.cells, (c) => c.innerText.trim())));
   }
 
-  async function refreshAndWait() {
-    await page.click('#refresh');
-    await page.waitForFunction(() => !document.body.classList.contains('busy'));
-  }
-
   it('answers a wrong key with a clear message and stores nothing', async () => {
     await page.goto(`${server.url}/dashboard`);
     await page.waitForSelector('#signin-key');
@@ -165,6 +160,23 @@ describe('dashboard', () => {
     assert.equal(await page.getAttribute('#usage-totals [data-field="cost"]', 'title'), `$${exact(total)}`);
     assert.equal(await page.innerText('#usage-totals [data-field="cost"]'), `$${(Number(total) / 1e9).toFixed(2)}`);
     assert.match(await page.innerText('#page-label'), /1–5 of 5/);
+
+    // A row opens to every stored field, by keyboard too, and stays open across a refresh.
+    const toggle = page.locator('#usage-table tbody tr:first-child button.disclosure');
+    await toggle.focus();
+    await page.keyboard.press('Enter');
+    const details = page.locator('#usage-table tbody tr.details');
+    await details.waitFor();
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+    const text = await details.innerText();
+    assert.match(text, /Event id\s+chatcmpl-123/);  // the curl snippet's event
+    assert.ok(text.includes(`$${events[0].cost_usd_exact} · server`), text);
+    await page.evaluate(() => document.getElementById('refresh').click());  // a refresh that moves no focus
+    await page.waitForFunction(() => !document.body.classList.contains('busy'));
+    assert.equal(await details.count(), 1);
+    assert.equal(await page.evaluate(() => document.activeElement.classList.contains('disclosure')), true);
+    await page.keyboard.press('Enter');
+    await details.waitFor({ state: 'detached' });
   });
 
   it('draws the daily chart from the same numbers, by model and by tracking token', async () => {
