@@ -267,11 +267,11 @@ describe('dashboard', () => {
     assert.equal(await rowA.locator('td.num').innerText(), '3');  // usage count: the curl event and two more
 
     await rowA.getByRole('button', { name: 'Deactivate E2E app' }).click();
-    await rowA.locator('.badge', { hasText: 'Inactive' }).waitFor();
+    await rowA.locator('.badge', { hasText: /^Inactive$/ }).waitFor();
     let res = await server.ingest({ tracking_token: tokenA, model: 'gpt-4o-mini', event_id: 'after-deactivate' });
     assert.equal(res.status, 403, res.text);
     await rowA.getByRole('button', { name: 'Activate E2E app' }).click();
-    await rowA.locator('.badge', { hasText: 'Active' }).waitFor();
+    await rowA.locator('.badge', { hasText: /^Active$/ }).waitFor();  // a plain 'Active' would match 'Inactive'
     res = await server.ingest({ tracking_token: tokenA, model: 'gpt-4o-mini', event_id: 'after-activate' });
     assert.equal(res.status, 201, res.text);
 
