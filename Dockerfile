@@ -2,6 +2,8 @@
 FROM debian:bookworm AS build
 WORKDIR /src
 COPY scripts/setup.sh scripts/setup.sh
+# The dashboard's npm lock file first, so the npm ci layer is cached until it changes.
+COPY dashboard/package.json dashboard/package-lock.json dashboard/
 RUN scripts/setup.sh
 COPY . .
 RUN rm -rf build && scripts/build.sh release

@@ -1,6 +1,7 @@
 #include "cg/server/application.hpp"
 
 #include "commands.hpp"
+#include "dashboard_route.hpp"
 #include "database_upkeep.hpp"
 #include "handlers.hpp"
 #include "http_session.hpp"
@@ -128,6 +129,7 @@ int serve(config cfg) {
   database_upkeep upkeep(svc);
   register_routes(routes, svc);
   register_metrics_route(routes, svc);
+  register_dashboard_routes(routes);
   register_openapi_route(routes, {.version = CG_VERSION,
                                   .admin_limited = limits.config().admin.enabled(),
                                   .ingest_limited = limits.config().ingest.enabled(),
@@ -168,7 +170,7 @@ int serve(config cfg) {
     // Development convenience only (never in production, never in the access log): the keys to paste.
     std::fprintf(stderr,
                  "\nCost Guardian is running (development).\n"
-                 "  Dashboard:  %s/dashboard  (the web dashboard is not built yet in this version)\n"
+                 "  Dashboard:  %s/dashboard  (sign in with the API key below)\n"
                  "  API:        %s/openapi.json\n  API key:    %s\n"
                  "  Ingest key: %s\n  (kept in %s; set API_KEY and INGEST_KEY to use your own)\n\n",
                  base_url.c_str(), base_url.c_str(), dev_keys->api_key.c_str(), dev_keys->ingest_key.c_str(),
