@@ -75,6 +75,16 @@ start_cluster() {
          "(Debian's postgresql package creates it: scripts/setup.sh --test)" >&2
     exit 1
   fi
+  # The server runs as `postgres`, which must be able to walk from / to its programs. A root directory without
+  # search permission for others (mode 0700: a chroot unpacked into a mktemp -d directory looks like that) stops
+  # it at the first step with "Permission denied"; a normal system has 0755 there, which is what this restores.
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$bindir/initdb"; then
+    if [ $(( 0$(stat -c %a /) & 1 )) -eq 0 ]; then
+      echo "test-postgres.sh: / (mode $(stat -c %a /)) is not searchable by other users; making it o+x so the" \
+           "postgres user can run $bindir" >&2
+      chmod o+x /
+    fi
+  fi
   # In /tmp, not the build directory or $TMPDIR: a Unix socket path must stay under 108 bytes, and the postgres user
   # must be able to reach it (not so under /root).
   base=$(mktemp -d /tmp/cg-pg.XXXXXX)
