@@ -15,7 +15,14 @@ const TZ = 'Europe/Berlin';  // not the machine's zone: days and times must foll
 // Exact money as the server writes it ("0.500000000") -> BigInt nano-USD, and back.
 const nano = (exact) => { const [w, f = ''] = exact.split('.'); return BigInt(w) * 1_000_000_000n + BigInt((f + '000000000').slice(0, 9)); };
 const exact = (n) => `${n / 1_000_000_000n}.${(n % 1_000_000_000n).toString().padStart(9, '0')}`;
-const berlinDay = (date) => new Intl.DateTimeFormat('en-CA', { timeZone: TZ }).format(date);
+// Dates and times in Berlin built from parts: a locale's whole format differs between ICU versions (Debian's node
+// 18 writes en-CA dates as 11/25/2026, node 20 as 2026-11-25).
+const berlinParts = (date) => Object.fromEntries(new Intl.DateTimeFormat('en-US', {
+  timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+  hourCycle: 'h23',
+}).formatToParts(date).map((p) => [p.type, p.value]));
+const berlinDay = (date) => { const p = berlinParts(date); return `${p.year}-${p.month}-${p.day}`; };
+const berlinTime = (date) => { const p = berlinParts(date); return `${berlinDay(date)} ${p.hour}:${p.minute}:${p.second}`; };
 
 describe('dashboard', () => {
   let server;
@@ -151,9 +158,7 @@ describe('dashboard', () => {
     assert.equal(rows[2][8], '$0.500000');
     assert.equal(rows[3][8], '$1.250000');
     // Times in the browser's zone (Berlin), not UTC.
-    const local = new Intl.DateTimeFormat('sv-SE', { timeZone: TZ, dateStyle: 'short', timeStyle: 'medium' })
-      .format(new Date(events[4].timestamp));
-    assert.equal(rows[1][0], local);
+    assert.equal(rows[1][0], berlinTime(new Date(events[4].timestamp)));
 
     const total = events.reduce((sum, e) => sum + nano(e.cost_usd_exact), 0n);
     assert.match(await page.innerText('#usage-totals'), /5 requests/);
