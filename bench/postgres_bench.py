@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
 sys.path.insert(0, HERE)
 import cg_postgres  # noqa: E402
 from cg_server import INGEST_KEY, Server  # noqa: E402
-from run_bench import run_wrk  # noqa: E402
+from run_bench import replace_section, run_wrk  # noqa: E402
 
 ENV = {"ACCESS_LOG": "off", "THREADS": "2", "INGEST_RPM": "60000000", "INGEST_BURST": "1000000",
        "RATE_LIMIT_RPM": "0"}
@@ -219,18 +219,7 @@ The gateways group-commit: under load one transaction holds the events of many r
 the same two cores competes with the first and with PostgreSQL for CPU, so it shows that two gateways on one
 database work together (no lost or doubled events), not how they scale on separate machines.
 """
-    path = os.path.join(ROOT, "docs", "benchmarks.md")
-    existing = open(path).read()
-    marker = "## PostgreSQL ingest ("
-    if marker in existing:
-        start = existing.index(marker)
-        nxt = existing.find("\n## ", start + 1)
-        existing = existing[:start] + section + ("" if nxt == -1 else existing[nxt:])
-    else:
-        existing = existing.rstrip("\n") + "\n\n" + section
-    with open(path, "w") as f:
-        f.write(existing)
-    print(f"wrote {path}")
+    replace_section("## PostgreSQL ingest (", section)
 
 
 if __name__ == "__main__":

@@ -207,10 +207,15 @@ def batch_main(args, binary, null_server):
         write_batch_doc(s, args)
 
 
+HEADER = ("# Benchmarks\n\nEvery figure here comes from a script in `bench/`, with the command that produced it, "
+          "measured against a baseline in the same run on the same machine. Absolute numbers move with the "
+          "machine; the ratio is the figure to watch.\n\n")
+
+
 def replace_section(marker, section):
     """Puts `section` in docs/benchmarks.md in place of the one starting with `marker` (or at the end)."""
     path = os.path.join(ROOT, "docs", "benchmarks.md")
-    existing = open(path).read()
+    existing = open(path).read() if os.path.exists(path) else HEADER
     if marker in existing:
         start = existing.index(marker)
         nxt = existing.find("\n## ", start + 1)
@@ -255,7 +260,6 @@ with `COPY`), not a different commit policy.
 
 
 def write_doc(s, args):
-    path = os.path.join(ROOT, "docs", "benchmarks.md")
     section = f"""## Single-event `POST /ingest` ({s['date']})
 
 Command: `{s['command']}` (wrk, 2 threads, {args.connections} keep-alive connections, {args.duration} s each,
@@ -287,20 +291,7 @@ Highest throughput in this run: `WRITER_MAX_DELAY_US={best['delay_us']}` (the de
 each answer, as SDK callers do, gain nothing from a batch that waits: batches fill by themselves while the
 previous commit runs, and waiting only adds latency.
 """
-    header = ("# Benchmarks\n\nEvery figure here comes from a script in `bench/`, with the command that produced it, "
-              "measured against a baseline in the same run on the same machine. Absolute numbers move with the "
-              "machine; the ratio is the figure to watch.\n\n")
-    existing = open(path).read() if os.path.exists(path) else header
-    marker = "## Single-event `POST /ingest`"
-    if marker in existing:
-        start = existing.index(marker)
-        nxt = existing.find("\n## ", start + 1)
-        existing = existing[:start] + section + ("" if nxt == -1 else existing[nxt:])
-    else:
-        existing = existing.rstrip("\n") + "\n\n" + section
-    with open(path, "w") as f:
-        f.write(existing)
-    print(f"wrote {path}")
+    replace_section("## Single-event `POST /ingest`", section)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,17 @@ std::int64_t parse_bound(const std::string& name, const std::string& text, bool 
 }
 
 /// `sqlite:PATH` (or a bare path) or a PostgreSQL URL.
+/// The value of `argv[i]` when it is `flag` (the value is the next argument, which this consumes) or `flag=value`;
+/// nullopt for any other argument, so `--tokens` is not taken for `--token`.
+std::optional<std::string> flag_value(std::string_view flag, int argc, const char* const* argv, int& i) {
+  const std::string_view arg = argv[i];
+  if (arg.starts_with(flag) && arg.size() > flag.size() && arg[flag.size()] == '=')
+    return std::string(arg.substr(flag.size() + 1));
+  if (arg != flag) return std::nullopt;
+  if (i + 1 >= argc) throw config_error(fmt::format("{} needs a value", flag));
+  return std::string(argv[++i]);
+}
+
 storage::database_location parse_location(const std::string& flag, const std::string& text) {
   storage::database_location where;
   if (storage::is_postgresql_url(text)) {
@@ -58,15 +69,10 @@ int run_migrate_db_command(int argc, const char* const* argv) {
   try {
     for (int i = 1; i < argc; ++i) {
       std::string arg = argv[i];
-      auto value = [&](const std::string& flag) -> std::string {
-        if (const auto eq = arg.find('='); eq != std::string::npos) return arg.substr(eq + 1);
-        if (i + 1 >= argc) throw config_error(flag + " needs a value");
-        return argv[++i];
-      };
-      if (arg.starts_with("--from")) {
-        from_text = value("--from");
-      } else if (arg.starts_with("--to")) {
-        to_text = value("--to");
+      if (auto from = flag_value("--from", argc, argv, i)) {
+        from_text = std::move(from);
+      } else if (auto to = flag_value("--to", argc, argv, i)) {
+        to_text = std::move(to);
       } else if (arg == "--help" || arg == "-h") {
         std::puts(
             "Usage: cost-guardian migrate-db --from sqlite:PATH --to postgresql://USER:PASS@HOST:5432/DB\n\n"
@@ -154,19 +160,14 @@ int run_reprice_command(int argc, const char* const* argv) {
   try {
     for (int i = 1; i < argc; ++i) {
       std::string arg = argv[i];
-      auto value = [&](const std::string& flag) -> std::string {
-        if (const auto eq = arg.find('='); eq != std::string::npos) return arg.substr(eq + 1);
-        if (i + 1 >= argc) throw config_error(flag + " needs a value");
-        return argv[++i];
-      };
       if (arg == "--dry-run") {
         dry_run = true;
-      } else if (arg.starts_with("--start")) {
-        start = value("--start");
-      } else if (arg.starts_with("--end")) {
-        end = value("--end");
-      } else if (arg.starts_with("--token")) {
-        const std::string text = value("--token");
+      } else if (auto start_value = flag_value("--start", argc, argv, i)) {
+        start = std::move(start_value);
+      } else if (auto end_value = flag_value("--end", argc, argv, i)) {
+        end = std::move(end_value);
+      } else if (auto token_value = flag_value("--token", argc, argv, i)) {
+        const std::string text = *token_value;
         std::int64_t id = 0;
         const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
         if (ec != std::errc{} || ptr != text.data() + text.size() || id <= 0)
