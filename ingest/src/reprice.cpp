@@ -9,7 +9,7 @@ namespace cg::ingest {
 reprice_report reprice_events(storage::connection& db, const pricing::price_table& prices,
                               const reprice_options& options,
                               const std::function<void(const reprice_change&)>& on_change) {
-  const storage::reprice_filter filter{options.start_us, options.end_us, options.token_id};
+  const storage::reprice_filter filter{options.start_us, options.end_us, options.token_id, options.v03_imported};
   reprice_report report;
   std::int64_t after = 0;
   for (;;) {

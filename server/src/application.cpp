@@ -8,6 +8,7 @@
 #include "metrics_route.hpp"
 #include "openapi.hpp"
 #include "pipeline.hpp"
+#include "progress_meter.hpp"
 #include "read_pool.hpp"
 #include "router.hpp"
 
@@ -90,8 +91,18 @@ int serve(config cfg) {
   const auto where = cfg.database();
   if (!where.is_postgresql() && cfg.db_path.has_parent_path())
     std::filesystem::create_directories(cfg.db_path.parent_path());
-  // The writer's connection migrates the schema (once, even when several gateways start together on PostgreSQL).
-  auto write_db = storage::open_writer(where);
+  // The writer's connection migrates the schema (once, even when several gateways start together on PostgreSQL),
+  // and upgrades a Cost Guardian v0.3 file on the way: loudly, with the same summary as `import-v03`.
+  progress_meter upgrade_progress("v0.3 rows");
+  storage::migration_observer upgrade;
+  upgrade.on_progress = [&](std::int64_t done, std::int64_t total) { upgrade_progress.update(done, total); };
+  std::optional<boost::json::object> upgrade_summary;  // logged after `listening`, which stays the first line
+  upgrade.on_v03_report = [&](const storage::v03_report& report) {
+    upgrade_progress.finish();
+    upgrade_summary = v03_report_json(report, cfg.db_path);
+    std::fputs(v03_report_text(report, cfg.db_path).c_str(), stderr);
+  };
+  auto write_db = storage::open_writer(where, upgrade);
 
   auto table = pricing::price_table::configured(cfg.pricing_file);
   std::atomic<std::shared_ptr<const pricing::price_table>> prices(table);
@@ -157,6 +168,15 @@ int serve(config cfg) {
                field("backend", where.is_postgresql() ? "postgresql" : "sqlite"),
                field("pricing", table->source()), field("threads", static_cast<std::int64_t>(cfg.threads))},
               true);
+  if (upgrade_summary) {
+    std::vector<log_field> fields;
+    for (const auto& [key, value] : *upgrade_summary) {
+      if (key == "event") continue;
+      fields.push_back(value.is_string() ? field(key, value.get_string())
+                                         : log_field{key, boost::json::serialize(value), false});
+    }
+    log().write("warn", "v03_upgrade", fields, true);
+  }
   // After the first line (which tests and scripts parse): a route registered without its route_doc.
   for (const auto& problem : openapi_problems(routes))
     log().write("warn", "openapi_incomplete", {field("problem", problem)}, true);
@@ -228,6 +248,7 @@ int run_server(int argc, const char* const* argv) {
   if (argc > 1 && std::string_view(argv[1]) == "reprice") return run_reprice_command(argc - 1, argv + 1);
   if (argc > 1 && std::string_view(argv[1]) == "price") return run_price_command(argc - 1, argv + 1);
   if (argc > 1 && std::string_view(argv[1]) == "migrate-db") return run_migrate_db_command(argc - 1, argv + 1);
+  if (argc > 1 && std::string_view(argv[1]) == "import-v03") return run_import_v03_command(argc - 1, argv + 1);
   command_line cli;
   try {
     cli = parse_command_line(argc, argv);

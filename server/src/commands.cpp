@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <limits>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -33,17 +34,6 @@ std::int64_t parse_bound(const std::string& name, const std::string& text, bool 
 }
 
 /// `sqlite:PATH` (or a bare path) or a PostgreSQL URL.
-/// The value of `argv[i]` when it is `flag` (the value is the next argument, which this consumes) or `flag=value`;
-/// nullopt for any other argument, so `--tokens` is not taken for `--token`.
-std::optional<std::string> flag_value(std::string_view flag, int argc, const char* const* argv, int& i) {
-  const std::string_view arg = argv[i];
-  if (arg.starts_with(flag) && arg.size() > flag.size() && arg[flag.size()] == '=')
-    return std::string(arg.substr(flag.size() + 1));
-  if (arg != flag) return std::nullopt;
-  if (i + 1 >= argc) throw config_error(fmt::format("{} needs a value", flag));
-  return std::string(argv[++i]);
-}
-
 storage::database_location parse_location(const std::string& flag, const std::string& text) {
   storage::database_location where;
   if (storage::is_postgresql_url(text)) {
@@ -58,11 +48,22 @@ storage::database_location parse_location(const std::string& flag, const std::st
   return where;
 }
 
+boost::json::value json_value(std::string text) { return boost::json::value(std::move(text)); }
+
 boost::json::object totals_json(const storage::copy_totals& t) {
   return {{"tokens", t.tokens}, {"events", t.events}, {"cost_usd", pricing::format_usd(t.cost_nusd)}};
 }
 
 }  // namespace
+
+std::optional<std::string> flag_value(std::string_view flag, int argc, const char* const* argv, int& i) {
+  const std::string_view arg = argv[i];
+  if (arg.starts_with(flag) && arg.size() > flag.size() && arg[flag.size()] == '=')
+    return std::string(arg.substr(flag.size() + 1));
+  if (arg != flag) return std::nullopt;
+  if (i + 1 >= argc) throw config_error(fmt::format("{} needs a value", flag));
+  return std::string(argv[++i]);
+}
 
 int run_migrate_db_command(int argc, const char* const* argv) {
   std::optional<std::string> from_text, to_text;
@@ -156,6 +157,7 @@ int run_reprice_command(int argc, const char* const* argv) {
   std::optional<std::string> start, end;
   std::optional<std::int64_t> token;
   bool dry_run = false;
+  bool v03_imported = false;
   std::vector<const char*> rest{argv[0]};
   try {
     for (int i = 1; i < argc; ++i) {
@@ -166,6 +168,12 @@ int run_reprice_command(int argc, const char* const* argv) {
         start = std::move(start_value);
       } else if (auto end_value = flag_value("--end", argc, argv, i)) {
         end = std::move(end_value);
+      } else if (auto source = flag_value("--source", argc, argv, i)) {
+        if (*source != "v0.3-import")
+          throw config_error(fmt::format("--source takes only v0.3-import (the costs imported from the Flask app), "
+                                         "got '{}'",
+                                         *source));
+        v03_imported = true;
       } else if (auto token_value = flag_value("--token", argc, argv, i)) {
         const std::string text = *token_value;
         std::int64_t id = 0;
@@ -175,20 +183,25 @@ int run_reprice_command(int argc, const char* const* argv) {
         token = id;
       } else if (arg == "--help" || arg == "-h") {
         std::puts(
-            "Usage: cost-guardian reprice --start DATE --end DATE [--token ID] [--dry-run] [settings...]\n\n"
+            "Usage: cost-guardian reprice --start DATE --end DATE [--token ID] [--dry-run] [settings...]\n"
+            "       cost-guardian reprice --source v0.3-import [--start DATE --end DATE] [--token ID] [--dry-run]\n\n"
             "Recomputes the cost of stored server-priced (and unpriced) events whose time is in [start, end] with the\n"
             "price table in force now (PRICING_FILE or the embedded one), in batches, and prints one JSON line per\n"
             "changed event and a summary line. Costs the client supplied are never touched. A bare end date includes\n"
-            "that whole day. --dry-run reports without writing. Settings flags (--db, --data-dir, --pricing-file,\n"
+            "that whole day. --dry-run reports without writing. --source v0.3-import reprices instead only the\n"
+            "costs imported from Cost Guardian v0.3, which priced every model at one reference model's rates (all\n"
+            "of them unless --start/--end narrow it). Settings flags (--db, --data-dir, --pricing-file,\n"
             "--env-file ...) are those of the server; see cost-guardian --help.");
         return 0;
       } else {
         rest.push_back(argv[i]);
       }
     }
-    if (!start || !end) throw config_error("reprice needs --start and --end");
-    const auto start_us = parse_bound("--start", *start, false);
-    const auto end_us = parse_bound("--end", *end, true);
+    if (!v03_imported && (!start || !end)) throw config_error("reprice needs --start and --end");
+    if (start.has_value() != end.has_value()) throw config_error("reprice needs both --start and --end, or neither");
+    // The v0.3 rows of any time: the widest range a timestamp can have.
+    const auto start_us = start ? parse_bound("--start", *start, false) : std::numeric_limits<std::int64_t>::min();
+    const auto end_us = end ? parse_bound("--end", *end, true) : std::numeric_limits<std::int64_t>::max();
     if (start_us >= end_us) throw config_error("--start must be before --end");
 
     const auto cli = parse_command_line(static_cast<int>(rest.size()), rest.data());
@@ -199,7 +212,7 @@ int run_reprice_command(int argc, const char* const* argv) {
     auto table = pricing::price_table::configured(cfg.pricing_file);
     auto db = storage::open_writer(where);
 
-    ingest::reprice_options options{start_us, end_us, token, dry_run, 1000};
+    ingest::reprice_options options{start_us, end_us, token, dry_run, 1000, v03_imported};
     const auto report = ingest::reprice_events(*db, *table, options, [](const ingest::reprice_change& c) {
       boost::json::object line{{"id", c.id},
                                 {"old_cost_usd", pricing::format_usd(c.old_cost_nusd)},
@@ -212,13 +225,14 @@ int run_reprice_command(int argc, const char* const* argv) {
     });
     boost::json::object summary{{"event", dry_run ? "reprice_dry_run" : "repriced"},
                                 {"pricing", table->source()},
-                                {"start", ingest::format_timestamp(start_us)},
-                                {"end", ingest::format_timestamp(end_us)},
+                                {"start", start ? json_value(ingest::format_timestamp(start_us)) : nullptr},
+                                {"end", end ? json_value(ingest::format_timestamp(end_us)) : nullptr},
                                 {"examined", report.examined},
                                 {"changed", report.changed},
                                 {"old_total_usd", pricing::format_usd(report.old_total_nusd)},
                                 {"new_total_usd", pricing::format_usd(report.new_total_nusd)}};
     if (token) summary["token_id"] = *token;
+    if (v03_imported) summary["source"] = "v0.3-import";
     std::cout << boost::json::serialize(summary) << std::endl;
     return 0;
   } catch (const config_error& e) {

@@ -91,7 +91,7 @@ constexpr std::string_view component_schemas = R"json({
     "type": "object",
     "properties": {
       "ok": {"const": true}, "id": {"type": "integer"}, "cost_usd": {"type": "number"},
-      "cost_usd_exact": {"type": "string"}, "cost_source": {"enum": ["client", "server", "unpriced"]}
+      "cost_usd_exact": {"type": "string"}, "cost_source": {"enum": ["client", "server", "unpriced", "v0.3-import"]}
     }
   },
   "IngestDuplicate": {

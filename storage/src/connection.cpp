@@ -49,8 +49,8 @@ std::vector<stored_event> connection::events_page(const event_filter& filter, st
   return rows;
 }
 
-std::unique_ptr<connection> open_writer(const database_location& where) {
-  return where.is_postgresql() ? open_postgres_writer(where) : open_sqlite_writer(where);
+std::unique_ptr<connection> open_writer(const database_location& where, const migration_observer& observer) {
+  return where.is_postgresql() ? open_postgres_writer(where) : open_sqlite_writer(where, observer);
 }
 
 std::unique_ptr<connection> open_reader(const database_location& where) {

@@ -11,10 +11,10 @@ std::vector<priced_event> cost_store::next_page(const reprice_filter& filter, st
                   "cache_write_tokens, reasoning_tokens, cost_nusd, cost_source, coalesce(price_ref, '') "
                   "FROM usage_events "
                   "WHERE id > ?1 AND ts >= ?2 AND ts < ?3 AND (?4 IS NULL OR token_id = ?4) "
-                  "AND cost_source IN ('server', 'unpriced') "
+                  "AND cost_source IN (?6, ?7) "
                   "ORDER BY id LIMIT ?5");
   query.bind(1, after_id).bind(2, filter.start_us).bind(3, filter.end_us).bind(4, filter.token_id);
-  query.bind(5, static_cast<std::int64_t>(limit));
+  query.bind(5, static_cast<std::int64_t>(limit)).bind(6, filter.first_source()).bind(7, filter.second_source());
   std::vector<priced_event> page;
   while (query.step()) {
     priced_event e;

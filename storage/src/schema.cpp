@@ -1,16 +1,25 @@
 #include "cg/storage/schema.hpp"
 
-#include "legacy_import.hpp"
+#include "cg/storage/v03_import.hpp"
 
 #include <fmt/format.h>
 #include <sqlite3.h>
 
 #include <array>
+#include <optional>
 #include <string_view>
 
 namespace cg::storage {
 
 namespace {
+
+constexpr int v03_upgrade_version = 4;
+
+struct migration_context {
+  int from_version;  ///< the database's version before this migrate() began
+  const migration_observer& observer;
+  const std::filesystem::path& backup;
+};
 
 // Version 1: the whole schema of Cost Guardian 0.4. STRICT tables (SQLite 3.37+) refuse a value of the wrong type
 // instead of storing it, so an integer column never ends up holding text.
@@ -69,11 +78,9 @@ CREATE INDEX usage_events_model_ts ON usage_events (model, ts);
 CREATE INDEX usage_events_token_ts ON usage_events (token_id, ts);
 )sql";
 
-void migrate_to_v1(database& db) {
-  db.exec(schema_v1);
-  // Only a database that was at version 0 reaches this step, so a v0.3 database is imported exactly once.
-  import_v0_3(db);
-}
+// Until version 4, this step also imported a v0.3 database, reading none of its camelCase columns: step 4 now
+// imports (from version 0) or repairs what that import lost.
+void migrate_to_v1(database& db, const migration_context&) { db.exec(schema_v1); }
 
 // /health proves the disk takes a write of realistic size: one row whose blob is rewritten by every probe.
 constexpr std::string_view schema_v2 = R"sql(
@@ -84,7 +91,7 @@ CREATE TABLE health_probe (
 ) STRICT;
 )sql";
 
-void migrate_to_v2(database& db) { db.exec(schema_v2); }
+void migrate_to_v2(database& db, const migration_context&) { db.exec(schema_v2); }
 
 // The admin filters that look for a needle: one session, one user. Without an index, a /data page for a session of
 // 20 events scanned all 10 million rows of the benchmark database (3.5 s); with one it is a single seek. Partial, so
@@ -96,19 +103,27 @@ CREATE INDEX usage_events_session_ts ON usage_events (session_id, ts) WHERE sess
 CREATE INDEX usage_events_user_ts ON usage_events (user, ts) WHERE user IS NOT NULL;
 )sql";
 
-void migrate_to_v3(database& db) { db.exec(schema_v3); }
+void migrate_to_v3(database& db, const migration_context&) { db.exec(schema_v3); }
+
+// A Cost Guardian v0.3 (or v0.2) database: its usage_log and ingest_tokens copied into the tables above, checked
+// row by row, in this step's transaction (v03_import.cpp). The old tables are only read.
+void migrate_to_v4(database& db, const migration_context& context) {
+  detail::upgrade_v03(db, context.from_version, context.observer, context.backup);
+}
 
 struct migration {
   int version;
   std::string_view summary;
-  void (*apply)(database&);
+  void (*apply)(database&, const migration_context&);
 };
 
 // Append only: a released step never changes, a change of schema is a new step.
 constexpr std::array migrations{
-    migration{1, "tracking tokens and usage events, import of a v0.3 database", &migrate_to_v1},
+    migration{1, "tracking tokens and usage events", &migrate_to_v1},
     migration{2, "health probe table", &migrate_to_v2},
     migration{3, "indexes for the session_id and user filters", &migrate_to_v3},
+    migration{v03_upgrade_version, "import (or repair of an earlier import) of a Cost Guardian v0.3 database",
+              &migrate_to_v4},
 };
 
 void refuse_newer(database& db, int version) {
@@ -133,20 +148,28 @@ int schema_version(database& db) {
   return static_cast<int>(query.column_int64(0));
 }
 
-void migrate(database& db) {
+void migrate(database& db, const migration_observer& observer, const std::filesystem::path& backup) {
   int current = schema_version(db);
   refuse_newer(db, current);
+  const migration_context context{current, observer, backup};
+  // From version 0 (a new file, or one the Flask app wrote) every step runs in one transaction: a v0.3 import that
+  // stops on a row leaves the file as it was, and the next start imports afresh rather than taking the half-made
+  // schema for an earlier release's work. Later upgrades commit step by step.
+  const bool all_at_once = current == 0;
+  std::optional<transaction> whole;
+  if (all_at_once) whole.emplace(db);
   for (const migration& step : migrations) {
     if (step.version <= current) continue;
-    transaction tx(db);
+    std::optional<transaction> tx;
+    if (!all_at_once) tx.emplace(db);
     // Read again under the write lock: another process may have migrated since the first read.
     current = schema_version(db);
     refuse_newer(db, current);
     if (step.version <= current) continue;
     try {
-      step.apply(db);
+      step.apply(db, context);
       db.exec(fmt::format("PRAGMA user_version = {}", step.version));
-      tx.commit();
+      if (tx) tx->commit();
     } catch (const storage_error& e) {
       throw storage_error(e.extended_code(),
                           fmt::format("schema migration to version {} ({}) failed and was rolled back: {}",
@@ -154,6 +177,7 @@ void migrate(database& db) {
     }
     current = step.version;
   }
+  if (whole) whole->commit();
 }
 
 void require_current_schema(database& db) {
@@ -166,9 +190,12 @@ void require_current_schema(database& db) {
   }
 }
 
-database open_database(const std::filesystem::path& path, durability d) {
+database open_database(const std::filesystem::path& path, durability d, const migration_observer& observer) {
+  // Before the open below switches the file to WAL: the copy is the file as the old app left it.
+  std::filesystem::path backup;
+  if (observer.backup && detail::v03_upgrade_pending(path, v03_upgrade_version)) backup = backup_database_file(path);
   database db(path, open_mode::read_write, d);
-  migrate(db);
+  migrate(db, observer, backup);
   return db;
 }
 

@@ -155,8 +155,8 @@ database* sqlite_database(connection& c) noexcept {
   return sqlite == nullptr ? nullptr : &sqlite->db();
 }
 
-std::unique_ptr<connection> open_sqlite_writer(const database_location& where) {
-  return adopt_sqlite(open_database(where.sqlite_path, where.sqlite_durability));
+std::unique_ptr<connection> open_sqlite_writer(const database_location& where, const migration_observer& observer) {
+  return adopt_sqlite(open_database(where.sqlite_path, where.sqlite_durability, observer));
 }
 
 std::unique_ptr<connection> open_sqlite_reader(const database_location& where) {

@@ -905,14 +905,16 @@ std::vector<priced_event> postgres_connection::reprice_page(const reprice_filter
         "SELECT id, ts, provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
         "reasoning_tokens, cost_nusd, cost_source, price_ref FROM usage_events "
         "WHERE id > $1::bigint AND ts >= $2::bigint AND ts < $3::bigint "
-        "AND ($4::bigint IS NULL OR token_id = $4::bigint) AND cost_source IN ('server', 'unpriced') "
+        "AND ($4::bigint IS NULL OR token_id = $4::bigint) AND cost_source IN ($6::text, $7::text) "
         "ORDER BY id LIMIT $5::bigint",
         query_params()
             .add(after_id)
             .add(filter.start_us)
             .add(filter.end_us)
             .add(filter.token_id)
-            .add(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX))),
+            .add(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)))
+            .add(filter.first_source())
+            .add(filter.second_source()),
         "reading events to reprice");
     std::vector<priced_event> page;
     page.reserve(static_cast<std::size_t>(r.rows()));

@@ -17,6 +17,7 @@ struct reprice_options {
   std::optional<std::int64_t> token_id;
   bool dry_run = false;       ///< compute and report, write nothing
   std::size_t batch_size = 1000;
+  bool v03_imported = false;  ///< reprice the costs imported from v0.3 (and nothing else) instead
 };
 
 struct reprice_change {

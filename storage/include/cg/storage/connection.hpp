@@ -10,6 +10,7 @@
 #include "cg/storage/event_store.hpp"
 #include "cg/storage/project_rules.hpp"
 #include "cg/storage/token_store.hpp"
+#include "cg/storage/v03_import.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -130,8 +131,9 @@ class connection {
 };
 
 /// Opens the read-write connection and brings the schema up to date (once, even when several gateways start
-/// together on one PostgreSQL database). What the writer, `reprice` and `migrate-db` use.
-std::unique_ptr<connection> open_writer(const database_location& where);
+/// together on one PostgreSQL database). What the writer, `reprice` and `migrate-db` use. A SQLite file written by
+/// Cost Guardian v0.3 is upgraded on the way, and `observer` hears of it (PostgreSQL never holds v0.3 tables).
+std::unique_ptr<connection> open_writer(const database_location& where, const migration_observer& observer = {});
 /// Opens a read-only connection. Open it after open_writer() migrated the schema.
 std::unique_ptr<connection> open_reader(const database_location& where);
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cg::storage {
@@ -35,11 +36,17 @@ struct cost_update {
 };
 
 /// Which events a reprice looks at: `[start_us, end_us)` by event time, optionally one token, and never a cost the
-/// client supplied (only `server` and `unpriced` rows are read).
+/// client supplied: `server` and `unpriced` rows, or, only when asked, the costs imported from Cost Guardian v0.3
+/// (`v0.3-import`, computed by the old app at one reference model's rates).
 struct reprice_filter {
   std::int64_t start_us = 0;
   std::int64_t end_us = 0;
   std::optional<std::int64_t> token_id;
+  bool v03_imported = false;  ///< read only `v0.3-import` rows instead of `server` and `unpriced` ones
+
+  /// The two cost_source values read (the same one twice for the v0.3 rows).
+  std::string_view first_source() const noexcept { return v03_imported ? "v0.3-import" : "server"; }
+  std::string_view second_source() const noexcept { return v03_imported ? "v0.3-import" : "unpriced"; }
 };
 
 /// Thread-safety: none, like its connection.
