@@ -1,4 +1,5 @@
 #include "commands.hpp"
+#include "progress_meter.hpp"
 
 #include "cg/ingest/reprice.hpp"
 #include "cg/ingest/validation.hpp"
@@ -97,9 +98,12 @@ int run_migrate_db_command(int argc, const char* const* argv) {
 
     auto from = storage::open_writer(from_where);  // brings an older source schema up to date first
     auto to = storage::open_writer(to_where);
-    const auto report = storage::copy_database(*from, *to, 5000, [](std::int64_t read) {
-      if (read % 100'000 == 0) std::fprintf(stderr, "migrate-db: %lld events copied\n", static_cast<long long>(read));
-    });
+    // Progress with an ETA on a terminal; nothing when piped.
+    progress_meter meter("events copied");
+    const std::int64_t total = meter.enabled() ? from->figures().usage_rows : 0;
+    const auto report =
+        storage::copy_database(*from, *to, 5000, [&](std::int64_t read) { meter.update(read, total); });
+    meter.finish();
     boost::json::object summary{{"event", report.verified() ? "migrated" : "migration_mismatch"},
                                 {"from", from_where.describe()},
                                 {"to", to_where.describe()},

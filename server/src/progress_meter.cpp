@@ -28,6 +28,11 @@ progress_meter::~progress_meter() { finish(); }
 void progress_meter::update(std::int64_t done, std::int64_t total) {
   if (!enabled_) return;
   const auto now = std::chrono::steady_clock::now();
+  if (done < last_done_) {  // a second pass (the upgrade's check after its copy): its own line, rate and ETA
+    finish();
+    start_ = now;
+  }
+  last_done_ = done;
   const bool last = total > 0 && done >= total;
   if (!last && drawn_ && now - last_draw_ < std::chrono::milliseconds(200)) return;
   last_draw_ = now;
