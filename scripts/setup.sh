@@ -21,7 +21,9 @@ for arg in "$@"; do
     # `postgres` system user that owns the tests' throwaway cluster when they run as root.
     # chromium: the browser of the end-to-end tests (never downloaded by playwright-core); a font to render text;
     # curl: the e2e test runs the curl snippet the dashboard shows.
-    --test) packages+=(python3 python3-pytest sqlite3 mount postgresql chromium fonts-dejavu-core curl); want_test=1 ;;
+    # clang-14 + libclang-rt-14-dev: libFuzzer and the sanitizers' runtimes for tests/fuzz.
+    --test) packages+=(python3 python3-pytest sqlite3 mount postgresql chromium fonts-dejavu-core curl clang-14
+                       libclang-rt-14-dev); want_test=1 ;;
     --bench) packages+=(python3 wrk) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac

@@ -3,17 +3,20 @@
 # as errors, and runs every unit and integration test through ctest; then the same suite again on the
 # AddressSanitizer + UndefinedBehaviorSanitizer build, so the sanitizer build stays green too. The tests of the
 # PostgreSQL backend run against a throwaway server that ctest starts and stops itself (scripts/test-postgres.sh).
-#   scripts/test.sh           both: the ci build (RelWithDebInfo, -Werror), then the asan build
+# Last, the libFuzzer targets of tests/fuzz (clang-14), each for 30 s from its seed corpus.
+#   scripts/test.sh           all three: the ci build (RelWithDebInfo, -Werror), the asan build, the fuzz targets
 #   scripts/test.sh --fast    the ci build only
 #   scripts/test.sh --asan    the asan build only
+#   scripts/test.sh --fuzz    the fuzz targets only
 #   scripts/test.sh --tsan    the ThreadSanitizer build only
 set -euo pipefail
 cd "$(dirname "$0")/.."
-presets=(ci asan)
+presets=(ci asan fuzz)
 case "${1:-}" in
   "") ;;
   --fast) presets=(ci) ;;
   --asan) presets=(asan) ;;
+  --fuzz) presets=(fuzz) ;;
   --tsan) presets=(tsan) ;;
   *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
 esac
