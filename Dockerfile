@@ -26,6 +26,8 @@ RUN apt-get update -qq \
  && mkdir -p /app/data && chown cost-guardian:cost-guardian /app/data
 COPY --from=build /src/build/release/cost-guardian /usr/local/bin/cost-guardian
 COPY scripts/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+# The binary embeds MIT-licensed parts (NOTICE), whose notices must travel with it.
+COPY LICENSE NOTICE /usr/share/doc/cost-guardian/
 WORKDIR /app
 # A container never starts in development mode (generated keys, CORS from any origin): production refuses to start
 # without API_KEY and INGEST_KEY. `-e ENV=development` still overrides it, on purpose only.
