@@ -3,7 +3,8 @@
 # packages (the chart library, bundled into the binary at build time). Safe to run again.
 #   scripts/setup.sh          build + run dependencies
 #   scripts/setup.sh --test   also what the test suite needs: pytest, a PostgreSQL server (the tests start their own
-#                             in a temporary directory: scripts/test-postgres.sh), Chromium + playwright-core (tests/e2e)
+#                             in a temporary directory: scripts/test-postgres.sh), Chromium + playwright-core and the
+#                             OpenAPI validator (npm packages of tests/e2e)
 #   scripts/setup.sh --bench  also what the benchmarks need
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -393,7 +393,8 @@ boost::json::object build_openapi(const router& routes, const openapi_info& info
                             {"description",
                              "LLM usage and cost gateway. Every error is JSON {error, message, request_id[, field]}; "
                              "every response carries X-Request-Id. HEAD is answered wherever GET is."},
-                            {"license", json::object{{"name", "see the repository"}}}}},
+                            // OpenAPI 3.1: a name, and either an SPDX identifier or a url.
+                            {"license", json::object{{"name", "Apache-2.0"}, {"identifier", "Apache-2.0"}}}}},
       {"tags", json::array{json::object{{"name", "public"}, {"description", "no key"}},
                            json::object{{"name", "ingest"}, {"description", "X-Ingest-Key"}},
                            json::object{{"name", "admin"}, {"description", "X-API-Key or Authorization: Bearer"}}}},

@@ -1,10 +1,16 @@
 #include "cg/storage/database.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <pwd.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 namespace cg::storage {
 
@@ -60,6 +66,34 @@ bool is_memory_path(const std::filesystem::path& path) {
   return path.empty() || path.native() == ":memory:";
 }
 
+// "cost-guardian (uid 10001)": who the process runs as, for a message about a file it may not write. In a
+// container the user is not the one who made the folder, and the fix (chown) needs the uid.
+std::string effective_user() {
+  const uid_t uid = ::geteuid();
+  passwd entry{};
+  passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) == 0 && found != nullptr)
+    return fmt::format("{} (uid {})", found->pw_name, uid);
+  return fmt::format("uid {}", uid);
+}
+
+// AT_EACCESS: the effective user's rights, the ones open() is checked against.
+void check_writable(const std::filesystem::path& database, const std::filesystem::path& target, bool is_directory) {
+  if (::faccessat(AT_FDCWD, target.c_str(), is_directory ? (W_OK | X_OK) : (R_OK | W_OK), AT_EACCESS) == 0) return;
+  const int error = errno;
+  const std::string user = effective_user();
+  const std::string hint =
+      error == EACCES ? fmt::format("; give that user write access to it (e.g. chown {} '{}')", ::geteuid(),
+                                    target.string())
+                      : std::string();
+  throw storage_error(
+      SQLITE_CANTOPEN,
+      fmt::format("cannot open database '{}': {} '{}' is not writable by user {}: {}{}{}", database.string(),
+                  is_directory ? "directory" : "file", target.string(), user, std::strerror(error),
+                  is_directory ? " (SQLite creates the database and its -wal and -shm files there)" : "", hint));
+}
+
 // SQLite says only "unable to open database file" for these; say which condition failed instead.
 void check_path(const std::filesystem::path& path, open_mode mode) {
   if (is_memory_path(path)) return;
@@ -77,6 +111,8 @@ void check_path(const std::filesystem::path& path, open_mode mode) {
                         fmt::format("cannot open database '{}': directory '{}' does not exist (create it first)",
                                     path.string(), parent.string()));
   }
+  check_writable(path, parent.empty() ? std::filesystem::path(".") : parent, true);
+  if (std::filesystem::exists(path, ec)) check_writable(path, path, false);
 }
 
 std::string pragma_text(sqlite3* db, const char* sql) {

@@ -2,6 +2,7 @@
 values, the first log line and the access log."""
 import json
 import os
+import pwd
 import stat
 import subprocess
 import time
@@ -40,6 +41,40 @@ def wait_stderr(srv, needle, timeout=5):
             return False
         time.sleep(0.05)
     return True
+
+
+# ---- a data folder the server cannot write -----------------------------------------------------------------------
+
+def test_unwritable_data_folder_names_the_user_and_the_folder(tmp_path):
+    """The container case: the folder belongs to root, the server runs as another user, and SQLite alone would say
+    only "unable to open database file". As root, the test starts the server as nobody on a folder of root's; as
+    any other user, it takes write permission away from the folder instead."""
+    data = tmp_path / "data"
+    data.mkdir()
+    as_other_user = {}
+    if os.geteuid() == 0:
+        tmp_path.chmod(0o755)  # nobody must be able to look up "data" from its working directory
+        data.chmod(0o755)
+        as_other_user = {"user": 65534, "group": 65534, "extra_groups": []}
+        user = f"{pwd.getpwuid(65534).pw_name} (uid 65534)"
+    else:
+        data.chmod(0o555)
+        user = f"{pwd.getpwuid(os.geteuid()).pw_name} (uid {os.geteuid()})"
+    # DATA_DIR relative to the working directory: nobody may not search the pytest folders above tmp_path.
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ENV": "production", "API_KEY": API_KEY,
+           "INGEST_KEY": INGEST_KEY, "DATA_DIR": "data"}
+    try:
+        res = subprocess.run([binary(), "--port", "0", "--host", "127.0.0.1", "--env-file", os.devnull], env=env,
+                             cwd=tmp_path, capture_output=True, text=True, timeout=10, **as_other_user)
+    finally:
+        data.chmod(0o755)
+    assert res.returncode != 0
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, res.stderr  # one line, no stack trace
+    assert f"directory 'data' is not writable by user {user}" in lines[0], lines[0]
+    assert "usage_log.sqlite" in lines[0], lines[0]
+    assert '"listening"' not in res.stdout
+    assert not (data / "usage_log.sqlite").exists()
 
 
 # ---- --help and --version ---------------------------------------------------------------------------------------
