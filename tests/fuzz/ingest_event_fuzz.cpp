@@ -22,7 +22,8 @@ void check_event(const cg::ingest::usage_event& e, const cg::ingest::event_limit
   CG_FUZZ_CHECK(e.cache_read_tokens + e.cache_write_tokens <= e.input_tokens);
   CG_FUZZ_CHECK(e.reasoning_tokens <= e.output_tokens);
   if (e.timestamp_us) CG_FUZZ_CHECK(*e.timestamp_us <= now_us + limits.future_skew_us);
-  if (e.client_cost_nusd) CG_FUZZ_CHECK(*e.client_cost_nusd > 0);
+  // A positive cost below half a nano-USD stays the client's (0): never negative.
+  if (e.client_cost_nusd) CG_FUZZ_CHECK(*e.client_cost_nusd >= 0);
   if (e.meta) CG_FUZZ_CHECK(e.meta->size() <= limits.meta_max_bytes);
   for (const auto* text : {&e.model, &e.provider, &e.tracking_token}) CG_FUZZ_CHECK(cg::fuzz::valid_utf8(*text));
   for (const auto* text : {&e.event_id, &e.user, &e.session_id, &e.session_type, &e.project, &e.feature,
