@@ -140,16 +140,6 @@ maybe_error read_cost(const json::value* value, std::string_view field, std::opt
                       std::optional<std::int64_t>& out) {
   out.reset();
   if (value == nullptr) return std::nullopt;
-  if (sent_text && value->is_number()) {
-    if (sent_text->starts_with('-')) {
-      if (parse_usd(sent_text->substr(1)) == 0) return std::nullopt;  // -0
-      return bad_field(field, fmt::format("{} must not be negative", field));
-    }
-    const auto nano = parse_usd(*sent_text);
-    if (!nano) return bad_field(field, fmt::format("{} is too large (at most 1000000000 USD)", field));
-    if (*nano != 0) out = *nano;
-    return std::nullopt;
-  }
   char text[32];  // the longest shortest-form double, "-2.2250738585072014e-308", is 24 characters
   std::to_chars_result written{};
   switch (value->kind()) {
@@ -174,7 +164,8 @@ maybe_error read_cost(const json::value* value, std::string_view field, std::opt
     default:
       return bad_field(field, fmt::format("{} must be a number, not {}", field, kind_name(*value)));
   }
-  const auto nano = parse_usd(std::string_view(text, static_cast<std::size_t>(written.ptr - text)));
+  const auto digits = sent_text ? *sent_text : std::string_view(text, static_cast<std::size_t>(written.ptr - text));
+  const auto nano = parse_usd(digits);
   if (!nano) return bad_field(field, fmt::format("{} is too large (at most 1000000000 USD)", field));
   out = *nano;
   return std::nullopt;
