@@ -11,7 +11,7 @@ server_cost price_event(const pricing::price_table& prices, std::string_view pro
   return {0, "unpriced", {}};
 }
 
-storage::event_row make_event_row(usage_event&& event, std::int64_t token_id, std::int64_t received_at_us,
+storage::event_row make_event_row(usage_event&& event, std::optional<std::int64_t> token_id, std::int64_t received_at_us,
                                   const pricing::price_table& prices, std::string source) {
   storage::event_row row;
   row.ts_us = event.timestamp_us.value_or(received_at_us);

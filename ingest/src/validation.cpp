@@ -5,6 +5,7 @@
 #include "cg/ingest/validation.hpp"
 
 #include "field_readers.hpp"
+#include "number_text.hpp"
 #include "token_counts.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
@@ -13,6 +14,7 @@
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <utility>
@@ -33,8 +35,23 @@ namespace {
 /// that a hostile body cannot make the parser's stack large.
 constexpr std::size_t max_body_depth = 64;
 
+/// What differs between the routes that read one event; the defaults are POST /ingest's.
+struct reading_rules {
+  bool tracking_token_required = true;
+  bool legacy_cost_name = false;  ///< the old app's `estimatedCostUSD` is a spelling of the cost
+  /// The decimal text of top-level numbers as sent (when the body was text): money is read from it, not the double.
+  const std::vector<std::pair<std::string, std::string>>* number_texts = nullptr;
+};
+
+/// The spellings of the client's cost. Checked in this order; the first is the one named when they differ.
+constexpr std::string_view cost_names[] = {"cost_usd", "costUsd", "estimatedCostUSD"};
+
+bool is_blank(std::string_view text) noexcept {
+  return text.find_first_not_of(" \t\n\r\v\f") == std::string_view::npos;
+}
+
 maybe_error read_tracking_token(const json::object& body, std::string_view header, const event_limits& limits,
-                                usage_event& event) {
+                                bool required, usage_event& event) {
   string_field token;
   if (auto e = read_aliased_string(body, "tracking_token", "trackingToken", limits.tracking_token_max, token)) {
     return e;
@@ -52,6 +69,7 @@ maybe_error read_tracking_token(const json::object& body, std::string_view heade
     return std::nullopt;
   }
   if (header.empty()) {
+    if (!required) return std::nullopt;
     return bad_field("tracking_token", "tracking_token is required (in the body or the X-Tracking-Token header)");
   }
   event.tracking_token.assign(header);
@@ -62,7 +80,8 @@ maybe_error read_model(const json::object& body, const event_limits& limits, usa
   string_field model;
   if (auto e = read_aliased_string(body, "model", {}, limits.model_max, model)) return e;
   if (!model.value) return bad_field("model", "model is required");
-  if (model.value->empty()) return bad_field("model", "model must not be empty");
+  // Whitespace alone names no model, and would group as one more "model" nobody can read in a report.
+  if (is_blank(*model.value)) return bad_field("model", "model must not be empty or only whitespace");
   event.model.assign(*model.value);
   return std::nullopt;
 }
@@ -113,9 +132,12 @@ maybe_error read_timestamp(const json::object& body, std::int64_t now_us, const 
 }
 
 /// Reads one spelling of the cost. `out` is the client cost in nano-USD, nullopt for zero or absent (the server
-/// prices those events). A double goes through its shortest round-trip text, which is the decimal the client wrote
-/// whenever that had at most 15 significant digits, so `0.0000045` becomes exactly 4500 nano-USD.
-maybe_error read_cost(const json::value* value, std::string_view field, std::optional<std::int64_t>& out) {
+/// prices those events). `sent_text` is the number's decimal text as the client wrote it, when the body was text:
+/// it is read exactly, digit by digit. Without it (an element of a batch) a double goes through its shortest
+/// round-trip text, which is the decimal the client wrote whenever that had at most 15 significant digits, so
+/// `0.0000045` becomes exactly 4500 nano-USD either way.
+maybe_error read_cost(const json::value* value, std::string_view field, std::optional<std::string_view> sent_text,
+                      std::optional<std::int64_t>& out) {
   out.reset();
   if (value == nullptr) return std::nullopt;
   char text[32];  // the longest shortest-form double, "-2.2250738585072014e-308", is 24 characters
@@ -142,26 +164,38 @@ maybe_error read_cost(const json::value* value, std::string_view field, std::opt
     default:
       return bad_field(field, fmt::format("{} must be a number, not {}", field, kind_name(*value)));
   }
-  const auto nano = parse_usd(std::string_view(text, static_cast<std::size_t>(written.ptr - text)));
+  const auto digits = sent_text ? *sent_text : std::string_view(text, static_cast<std::size_t>(written.ptr - text));
+  const auto nano = parse_usd(digits);
   if (!nano) return bad_field(field, fmt::format("{} is too large (at most 1000000000 USD)", field));
   out = *nano;
   return std::nullopt;
 }
 
-maybe_error read_client_cost(const json::object& body, usage_event& event) {
-  std::optional<std::int64_t> snake;
-  if (auto e = read_cost(find_member(body, "cost_usd"), "cost_usd", snake)) return e;
-  const json::value* camel_value = find_member(body, "costUsd");
-  if (camel_value == nullptr) {
-    event.client_cost_nusd = snake;
+maybe_error read_client_cost(const json::object& body, const reading_rules& rules, usage_event& event) {
+  const auto sent_text = [&](std::string_view name) -> std::optional<std::string_view> {
+    if (rules.number_texts == nullptr) return std::nullopt;
+    const auto& texts = *rules.number_texts;
+    // The last occurrence of a repeated key, as the DOM keeps it.
+    for (auto it = texts.rbegin(); it != texts.rend(); ++it)
+      if (it->first == name) return it->second;
     return std::nullopt;
+  };
+  std::optional<std::string_view> first_name;
+  std::optional<std::int64_t> first_value;
+  for (const std::string_view name : cost_names) {
+    if (name == "estimatedCostUSD" && !rules.legacy_cost_name) continue;
+    const json::value* value = find_member(body, name);
+    if (value == nullptr) continue;
+    std::optional<std::int64_t> cost;
+    if (auto e = read_cost(value, name, sent_text(name), cost)) return e;
+    if (!first_name) {
+      first_name = name;
+      first_value = cost;
+    } else if (cost != first_value) {
+      return bad_field(*first_name, fmt::format("{} and {} are both given and differ", *first_name, name));
+    }
   }
-  std::optional<std::int64_t> camel;
-  if (auto e = read_cost(camel_value, "costUsd", camel)) return e;
-  if (find_member(body, "cost_usd") != nullptr && snake != camel) {
-    return bad_field("cost_usd", "cost_usd and costUsd are both given and differ");
-  }
-  event.client_cost_nusd = camel;
+  event.client_cost_nusd = first_value;
   return std::nullopt;
 }
 
@@ -217,14 +251,16 @@ maybe_error read_meta(const json::object& body, const event_limits& limits, usag
 
 /// The rules in a fixed order, so a body with several faults always gets the same answer.
 maybe_error read_event(const json::object& body, std::string_view header_tracking_token, std::int64_t now_us,
-                       const event_limits& limits, usage_event& event) {
-  if (auto e = read_tracking_token(body, header_tracking_token, limits, event)) return e;
+                       const event_limits& limits, const reading_rules& rules, usage_event& event) {
+  if (auto e = read_tracking_token(body, header_tracking_token, limits, rules.tracking_token_required, event)) {
+    return e;
+  }
   if (auto e = read_model(body, limits, event)) return e;
   if (auto e = read_event_id(body, limits, event)) return e;
   if (auto e = read_provider(body, limits, event)) return e;
   if (auto e = read_timestamp(body, now_us, limits, event)) return e;
   if (auto e = detail::read_token_counts(body, event.provider, limits, event)) return e;
-  if (auto e = read_client_cost(body, event)) return e;
+  if (auto e = read_client_cost(body, rules, event)) return e;
   if (auto e = read_attribution(body, "user", {}, limits, event.user)) return e;
   if (auto e = read_attribution(body, "session_id", "sessionId", limits, event.session_id)) return e;
   if (auto e = read_attribution(body, "session_type", "sessionType", limits, event.session_type)) return e;
@@ -234,21 +270,19 @@ maybe_error read_event(const json::object& body, std::string_view header_trackin
   return read_meta(body, limits, event);
 }
 
-}  // namespace
-
-parse_result parse_usage_event(const json::value& body, std::string_view header_tracking_token, std::int64_t now_us,
-                               const event_limits& limits) {
+parse_result parse_event_object(const json::value& body, std::string_view header_tracking_token,
+                                std::int64_t now_us, const event_limits& limits, const reading_rules& rules) {
   const json::object* object = body.if_object();
   if (object == nullptr) {
     return validation_error{400, {}, fmt::format("body must be a JSON object, not {}", kind_name(body))};
   }
   usage_event event;
-  if (auto e = read_event(*object, header_tracking_token, now_us, limits, event)) return std::move(*e);
+  if (auto e = read_event(*object, header_tracking_token, now_us, limits, rules, event)) return std::move(*e);
   return event;
 }
 
-parse_result parse_usage_event_text(std::string_view body, std::string_view header_tracking_token,
-                                    std::int64_t now_us, const event_limits& limits) {
+parse_result parse_event_text(std::string_view body, std::string_view header_tracking_token, std::int64_t now_us,
+                              const event_limits& limits, reading_rules rules) {
   // A single event is a few hundred bytes: these stack buffers usually hold the whole parse, so the hot path does
   // not touch the heap for the DOM. Larger bodies spill over into the default resource.
   unsigned char value_storage[4096];
@@ -265,7 +299,38 @@ parse_result parse_usage_event_text(std::string_view body, std::string_view head
   }
   if (ec) return validation_error{400, {}, "body is not valid JSON"};
   const json::value value = parser.release();
-  return parse_usage_event(value, header_tracking_token, now_us, limits);
+  // Money is read from the digits the client sent. Integers are exact in the DOM already; only a cost given as a
+  // double needs the text, which costs a second (DOM-less) pass over the body.
+  std::vector<std::pair<std::string, std::string>> texts;
+  if (const json::object* object = value.if_object()) {
+    const bool has_double_cost = std::ranges::any_of(cost_names, [&](std::string_view name) {
+      const json::value* cost = object->if_contains(name);
+      return cost != nullptr && cost->is_double();
+    });
+    if (has_double_cost) {
+      texts = detail::top_level_number_texts(body, {cost_names[0], cost_names[1], cost_names[2]});
+      rules.number_texts = &texts;
+    }
+  }
+  return parse_event_object(value, header_tracking_token, now_us, limits, rules);
+}
+
+}  // namespace
+
+parse_result parse_usage_event(const json::value& body, std::string_view header_tracking_token, std::int64_t now_us,
+                               const event_limits& limits) {
+  return parse_event_object(body, header_tracking_token, now_us, limits, {});
+}
+
+parse_result parse_usage_event_text(std::string_view body, std::string_view header_tracking_token,
+                                    std::int64_t now_us, const event_limits& limits) {
+  return parse_event_text(body, header_tracking_token, now_us, limits, {});
+}
+
+parse_result parse_legacy_log_event_text(std::string_view body, std::string_view header_tracking_token,
+                                         std::int64_t now_us, const event_limits& limits) {
+  return parse_event_text(body, header_tracking_token, now_us, limits,
+                          {.tracking_token_required = false, .legacy_cost_name = true});
 }
 
 }  // namespace cg::ingest

@@ -1,9 +1,12 @@
 #include "cg/server/log.hpp"
 
+#include "json_text.hpp"
+
 #include "cg/ingest/validation.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -11,27 +14,13 @@ namespace cg::server {
 
 namespace {
 
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (const char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20)
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-        else
-          out += c;
-    }
-  }
-  out += '"';
-}
-
+// A bare value is only safe when it has no separator, no quote and no control character, and is valid UTF-8; any
+// other value is quoted, which also repairs invalid UTF-8 (append_json_string).
 void append_logfmt_value(std::string& out, std::string_view s) {
-  const bool needs_quotes = s.empty() || s.find_first_of(" =\"\\\n\t") != std::string_view::npos;
+  const bool plain = std::ranges::none_of(s, [](char c) {
+    return static_cast<unsigned char>(c) <= 0x20 || c == '=' || c == '"' || c == '\\' || c == 0x7F;
+  });
+  const bool needs_quotes = s.empty() || !plain || !is_valid_utf8(s);
   if (!needs_quotes) {
     out += s;
     return;

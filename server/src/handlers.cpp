@@ -185,49 +185,56 @@ void respond_validation(const request_ptr& ctx, const responder& respond, const 
   respond(json_error(static_cast<http::status>(err.status), err.message, ctx->request_id, err.field));
 }
 
-// What /ingest and the legacy /log share once the caller is authenticated: parse and validate the body, resolve
-// the tracking token, price, and answer after the writer committed. `source` is stored with the row; `extra` is
-// added to the success bodies.
-void store_usage_event(services& s, const request_ptr& ctx, const responder& respond, std::string source,
-                       const json::object& extra) {
-  if (!require_json(ctx, respond)) return;
+// How a route answers a stored event: /ingest with 201 for a new row; the legacy /log with 200 for both, as the
+// old app did, and `extra` members (its message and deprecation warning) in both success bodies.
+struct success_shape {
+  http::status created = http::status::created;
+  json::object extra;
+};
 
-  const auto received = now_us();
-  auto parsed = ingest::parse_usage_event_text(ctx->req.body(), ctx->req["X-Tracking-Token"], received);
+// What /ingest and the legacy /log share once the caller is authenticated and the body is parsed: resolve the
+// tracking token, price, and answer after the writer committed. An event without a tracking token (only /log
+// accepts one) belongs to no token: no token checks, no ingest bucket. `source` is stored with the row.
+void store_usage_event(services& s, const request_ptr& ctx, const responder& respond, ingest::parse_result parsed,
+                       std::int64_t received, std::string source, success_shape shape) {
   if (auto* err = std::get_if<ingest::validation_error>(&parsed)) return respond_validation(ctx, respond, *err);
   auto& event = std::get<ingest::usage_event>(parsed);
 
-  const auto token = s.tokens.find(event.tracking_token);
-  if (!token) {
-    respond(json_error(http::status::not_found, "unknown tracking token", ctx->request_id, "tracking_token"));
-    return;
+  std::optional<std::int64_t> token_id;
+  if (!event.tracking_token.empty()) {
+    const auto token = s.tokens.find(event.tracking_token);
+    if (!token) {
+      respond(json_error(http::status::not_found, "unknown tracking token", ctx->request_id, "tracking_token"));
+      return;
+    }
+    if (!token->active) {
+      respond(json_error(http::status::forbidden, fmt::format("tracking token '{}' is inactive", token->label),
+                         ctx->request_id, "tracking_token"));
+      return;
+    }
+    // Per tracking token, only once the token is known to exist: made-up tokens never create buckets.
+    if (!admit_ingest(s.limits, ctx, event.tracking_token, respond)) return;
+    token_id = token->id;
   }
-  if (!token->active) {
-    respond(json_error(http::status::forbidden, fmt::format("tracking token '{}' is inactive", token->label),
-                       ctx->request_id, "tracking_token"));
-    return;
-  }
-  // Per tracking token, only once the token is known to exist: made-up tokens never create buckets.
-  if (!admit_ingest(s.limits, ctx, event.tracking_token, respond)) return;
 
-  auto row = ingest::make_event_row(std::move(event), token->id, received, *s.prices.load(std::memory_order_acquire),
+  auto row = ingest::make_event_row(std::move(event), token_id, received, *s.prices.load(std::memory_order_acquire),
                                     std::move(source));
   const auto cost = row.cost_nusd;
   const auto cost_source = row.cost_source;
 
   const auto status = s.writer.submit(
-      std::move(row), [ctx, respond, cost, cost_source, extra](const ingest::write_outcome& outcome) {
-        const auto with_extra = [&extra](json::object body) {
-          for (const auto& [key, value] : extra) body[key] = value;
+      std::move(row), [ctx, respond, cost, cost_source, shape = std::move(shape)](const ingest::write_outcome& outcome) {
+        const auto with_extra = [&shape](json::object body) {
+          for (const auto& [key, value] : shape.extra) body[key] = value;
           return body;
         };
         switch (outcome.result) {
           case ingest::write_outcome::status::created:
-            respond(json_ok(http::status::created, with_extra({{"ok", true},
-                                                               {"id", outcome.id},
-                                                               {"cost_usd", pricing::to_double_usd(cost)},
-                                                               {"cost_usd_exact", pricing::format_usd(cost)},
-                                                               {"cost_source", cost_source}})));
+            respond(json_ok(shape.created, with_extra({{"ok", true},
+                                                      {"id", outcome.id},
+                                                      {"cost_usd", pricing::to_double_usd(cost)},
+                                                      {"cost_usd_exact", pricing::format_usd(cost)},
+                                                      {"cost_source", cost_source}})));
             return;
           case ingest::write_outcome::status::duplicate:
             respond(json_ok(http::status::ok, with_extra({{"ok", true}, {"duplicate", true}, {"id", outcome.id}})));
@@ -253,20 +260,31 @@ void handle_ingest(services& s, const request_ptr& ctx, const responder& answer)
     respond(json_error(http::status::unauthorized, "missing or invalid X-Ingest-Key", ctx->request_id));
     return;
   }
-  store_usage_event(s, ctx, respond, "ingest", {});
+  if (!require_json(ctx, respond)) return;
+  const auto received = now_us();
+  store_usage_event(s, ctx, respond,
+                    ingest::parse_usage_event_text(ctx->req.body(), ctx->req["X-Tracking-Token"], received), received,
+                    "ingest", {});
 }
 
-// The seed's deprecated endpoint: the admin key instead of the ingest key, otherwise exactly /ingest (the body names
-// its tracking token, or X-Tracking-Token does). Every answer carries `Deprecation: true` and a Link to /ingest.
+// The seed's deprecated endpoint, as its clients call it: the admin key instead of the ingest key, the old app's
+// body (no tracking token needed, `estimatedCostUSD` as the client's cost), 200 with a message for a stored event.
+// A body that names a tracking token (or X-Tracking-Token) is held to it exactly as on /ingest. Every answer
+// carries `Deprecation: true` and a Link to /ingest.
 void handle_log(services& s, const request_ptr& ctx, const responder& respond) {
   const responder deprecated = [respond](response res) {
     res.set("Deprecation", "true");
     res.set(http::field::link, "</ingest>; rel=\"successor-version\"");
     respond(std::move(res));
   };
-  if (!require_admin(s, ctx, deprecated)) return;
-  store_usage_event(s, ctx, deprecated, "log",
-                    {{"warning", "POST /log is deprecated: send events to POST /ingest with X-Ingest-Key"}});
+  if (!require_admin(s, ctx, deprecated) || !require_json(ctx, deprecated)) return;
+  const auto received = now_us();
+  store_usage_event(
+      s, ctx, deprecated,
+      ingest::parse_legacy_log_event_text(ctx->req.body(), ctx->req["X-Tracking-Token"], received), received, "log",
+      {.created = http::status::ok,
+       .extra = {{"message", "usage logged"},
+                 {"warning", "POST /log is deprecated: send events to POST /ingest with X-Ingest-Key"}}});
 }
 
 // ---- tracking tokens ----------------------------------------------------------------------------------------
@@ -379,7 +397,7 @@ void register_routes(router& routes, services& s) {
              {.summary = "Legacy: store one usage event with the admin key (use POST /ingest)",
               .headers = "X-Tracking-Token",
               .body = "application/json",
-              .responses = "201:application/json 200:application/json 400 403 404 415 503",
+              .responses = "200:application/json 400 403 404 415 503",
               .deprecated = true});
   routes.add(verb::get, "/ingest/tokens",
              [&s](const request_ptr& c, const responder& r) { handle_list_tokens(s, c, r); },

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <optional>
 #include <random>
 
@@ -50,6 +51,74 @@ std::string new_request_id() {
     id[i + 8] = alphabet[b & 63U];
   }
   return id;
+}
+
+std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Why a request's framing cannot be trusted, empty when it can. Checked as soon as the headers are parsed, before a
+// byte of the body is read: a message whose length two parties could read differently is how requests are smuggled
+// past a proxy, so it is refused and the connection closed (the bytes after it are never read as a request).
+//  - RFC 9112 §6.1/§6.3: Transfer-Encoding must be exactly one `chunked`. Beast takes `identity`, `gzip`,
+//    `xchunked` or `chunked, chunked` as "no body", so the body would be parsed as the next request; it also reads
+//    `gzip, chunked` as chunked, a coding we would never undo. With Content-Length as well, the two disagree on
+//    the length. An HTTP/1.0 message cannot be chunked at all.
+//  - RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host.
+std::string framing_problem(const request& req) {
+  if (req.version() >= 11) {
+    const auto hosts = req.count(http::field::host);
+    if (hosts == 0) return "an HTTP/1.1 request must carry a Host header (RFC 9112 §3.2)";
+    if (hosts > 1) return "more than one Host header (RFC 9112 §3.2)";
+  }
+  const auto codings = req.count(http::field::transfer_encoding);
+  if (codings == 0) return {};
+  if (req.version() < 11) return "Transfer-Encoding is not allowed in an HTTP/1.0 request (RFC 9112 §6.1)";
+  if (req.count(http::field::content_length) > 0)
+    return "Transfer-Encoding and Content-Length together (RFC 9112 §6.1)";
+  if (codings > 1 || !beast::iequals(trim_ows(req[http::field::transfer_encoding]), "chunked"))
+    return "Transfer-Encoding must be exactly 'chunked' (RFC 9112 §6.1)";
+  return {};
+}
+
+// What the unparsed bytes of a refused request (431, malformed) say about its target and Origin, for the access
+// log, the metrics and the CORS headers of the answer. Beast hands over the request line and each header line as
+// soon as it is whole, so `raw` starts with the request line only when `with_request_line`. Best effort on bytes
+// that may be anything: an Origin is only taken when it is visible ASCII, so it is safe to echo in a header.
+struct request_glimpse {
+  std::string target;
+  std::string origin;
+};
+
+request_glimpse glimpse(std::string_view raw, bool with_request_line) {
+  request_glimpse g;
+  const auto next_line = [&raw]() -> std::optional<std::string_view> {
+    const auto end = raw.find('\n');
+    if (end == std::string_view::npos) return std::nullopt;  // incomplete: cut off by the limit
+    auto line = raw.substr(0, end);
+    raw.remove_prefix(end + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    return line;
+  };
+  if (with_request_line) {
+    const auto line = next_line();
+    if (!line) return g;
+    const auto first_space = line->find(' ');
+    const auto last_space = line->rfind(' ');
+    if (first_space != std::string_view::npos && last_space > first_space)
+      g.target = std::string(line->substr(first_space + 1, last_space - first_space - 1));
+  }
+  while (const auto line = next_line()) {
+    if (line->empty()) break;  // end of the headers
+    const auto colon = line->find(':');
+    if (colon == std::string_view::npos || !beast::iequals(line->substr(0, colon), "origin")) continue;
+    const auto value = trim_ows(line->substr(colon + 1));
+    if (!value.empty() && std::ranges::all_of(value, [](char c) { return c > 0x20 && c < 0x7F; }))
+      g.origin = std::string(value);
+  }
+  return g;
 }
 
 /// One connection: reads a request, hands it to the pipeline, writes the response, and repeats while keep-alive.
@@ -101,11 +170,16 @@ class http_session : public std::enable_shared_from_this<http_session> {
     parse_buffered();
   }
 
-  // Once the request line and headers are in: the limit of this request's path (only a few paths, such as
-  // /ingest/batch, may send more than MAX_BODY_BYTES). False when the request was refused (413).
+  // Once the request line and headers are in: framing that cannot be trusted is refused (400, see
+  // framing_problem), then the limit of this request's path applies (only a few paths, such as /ingest/batch, may
+  // send more than MAX_BODY_BYTES). False when the request was refused.
   bool apply_route_body_limit() {
     if (route_limit_applied_) return true;
     route_limit_applied_ = true;
+    if (const auto problem = framing_problem(parser_->get()); !problem.empty()) {
+      reject(http::status::bad_request, problem);
+      return false;
+    }
     body_limit_ = policy_.body_limit_for(parser_->get().target());
     if (const auto length = parser_->content_length(); length && *length > body_limit_) {
       reject_body_limit();
@@ -221,15 +295,23 @@ class http_session : public std::enable_shared_from_this<http_session> {
     ctx->started = std::chrono::steady_clock::now();
     ctx->client_ip = client_ip_;
     ctx->request_id = new_request_id();
-    if (parser_ && parser_->is_header_done()) {
-      ctx->req.base() = parser_->get().base();
+    if (parser_) {
+      ctx->req.base() = parser_->get().base();  // all of the headers, or those parsed before the failure
       const auto incoming = ctx->req["X-Request-Id"];
       if (is_valid_request_id(incoming)) ctx->request_id = std::string(incoming);
-      const std::string_view target = ctx->req.target();
-      ctx->path = target.substr(0, target.find('?'));
+      if (!parser_->is_header_done()) {
+        const auto raw = buffer_.cdata();
+        const bool no_request_line = ctx->req.target().empty();
+        auto g = glimpse(std::string_view(static_cast<const char*>(raw.data()), raw.size()), no_request_line);
+        if (no_request_line) ctx->req.target(g.target);
+        if (!ctx->req.count(http::field::origin) && !g.origin.empty()) ctx->req.set(http::field::origin, g.origin);
+      }
     }
+    const std::string_view target = ctx->req.target();
+    ctx->path = target.substr(0, target.find('?'));
     policy_.in_flight.fetch_add(1, std::memory_order_relaxed);
     auto res = json_error(status, message, ctx->request_id);
+    pipeline_.refused(*ctx, res);
     res.keep_alive(false);
     send(ctx, std::move(res), false);
   }

@@ -137,13 +137,13 @@ void prometheus_text::histogram(std::string_view name, labels l, const fixed_his
 metrics_registry::route_stats::route_stats() : latency(latency_bounds_ns) {}
 
 metrics_registry::metrics_registry()
-    : route_stats_(std::make_unique<route_stats[]>(2)),
+    : route_stats_(std::make_unique<route_stats[]>(own_slots)),
       batch_rows_(batch_bounds_rows),
       commit_time_(commit_bounds_ns) {}
 
 void metrics_registry::set_routes(std::vector<route_label> routes) {
   routes_ = std::move(routes);
-  route_stats_ = std::make_unique<route_stats[]>(routes_.size() + 2);
+  route_stats_ = std::make_unique<route_stats[]>(routes_.size() + own_slots);
 }
 
 std::size_t metrics_registry::status_index(unsigned status) noexcept {
@@ -152,7 +152,7 @@ std::size_t metrics_registry::status_index(unsigned status) noexcept {
 }
 
 void metrics_registry::record_request(std::size_t slot, unsigned status, std::chrono::nanoseconds latency) noexcept {
-  if (slot > unmatched_slot()) slot = unmatched_slot();
+  if (slot > refused_slot()) slot = unmatched_slot();
   auto& stats = route_stats_[slot];
   stats.by_status[status_index(status)].fetch_add(1, std::memory_order_relaxed);
   stats.latency.observe(static_cast<std::uint64_t>(std::max<std::int64_t>(latency.count(), 0)));
@@ -188,13 +188,22 @@ std::vector<std::pair<unsigned, std::uint64_t>> metrics_registry::ingest_refused
   return out;
 }
 
+std::vector<std::pair<unsigned, std::uint64_t>> metrics_registry::connection_refused_by_status() const {
+  std::vector<std::pair<unsigned, std::uint64_t>> out;
+  const auto& stats = route_stats_[refused_slot()];
+  for (unsigned i = 0; i < status_count; ++i)
+    if (const auto n = stats.by_status[i].load(std::memory_order_relaxed)) out.emplace_back(first_status + i, n);
+  return out;
+}
+
 void metrics_registry::render(prometheus_text& out) const {
   auto label_of = [&](std::size_t slot) -> std::pair<std::string_view, std::string_view> {
     if (slot < routes_.size()) return {routes_[slot].method, routes_[slot].route};
     if (slot == preflight_slot()) return {"OPTIONS", "(cors-preflight)"};
+    if (slot == refused_slot()) return {"(any)", "(refused)"};
     return {"(any)", "(unmatched)"};
   };
-  const std::size_t slots = routes_.size() + 2;
+  const std::size_t slots = routes_.size() + own_slots;
 
   out.family("cost_guardian_http_requests_total", "counter",
              "HTTP requests answered, by route pattern (not raw path) and status");

@@ -78,11 +78,13 @@ class metrics_registry {
 
   metrics_registry();
 
-  /// Sizes the per-route tables for the router's routes (in table order), plus two slots of its own: CORS
-  /// preflights and requests that matched no route (404/405).
+  /// Sizes the per-route tables for the router's routes (in table order), plus three slots of its own: CORS
+  /// preflights, requests that matched no route (404/405), and requests the connection layer refused before they
+  /// reached the pipeline (413 body too large, 431 headers too large, 400 malformed HTTP or framing).
   void set_routes(std::vector<route_label> routes);
   std::size_t preflight_slot() const noexcept { return routes_.size(); }
   std::size_t unmatched_slot() const noexcept { return routes_.size() + 1; }
+  std::size_t refused_slot() const noexcept { return routes_.size() + 2; }
 
   /// One answered request: its route slot, status and time from request read to response handed to the session.
   void record_request(std::size_t slot, unsigned status, std::chrono::nanoseconds latency) noexcept;
@@ -97,6 +99,8 @@ class metrics_registry {
   std::uint64_t ingest_refused(unsigned status) const noexcept;
   /// Every status with a non-zero refused count, ascending.
   std::vector<std::pair<unsigned, std::uint64_t>> ingest_refused_by_status() const;
+  /// Requests refused by the connection layer (refused_slot), by status, ascending; statuses never seen are left out.
+  std::vector<std::pair<unsigned, std::uint64_t>> connection_refused_by_status() const;
 
   /// Adds the request, ingest and writer-batch families to `out`.
   void render(prometheus_text& out) const;
@@ -104,6 +108,7 @@ class metrics_registry {
  private:
   static constexpr unsigned first_status = 100;
   static constexpr unsigned status_count = 500;  // 100..599
+  static constexpr std::size_t own_slots = 3;     // preflight, unmatched, refused
 
   struct route_stats {
     std::array<std::atomic<std::uint64_t>, status_count> by_status{};

@@ -62,6 +62,8 @@ std::string render_json(const services& s, const in_memory_figures& mem, const d
   const auto& limits = s.limits;
   json::object rejected;
   for (const auto& [status, n] : m.ingest_refused_by_status()) rejected[std::to_string(status)] = n;
+  json::object refused_by_connection;
+  for (const auto& [status, n] : m.connection_refused_by_status()) refused_by_connection[std::to_string(status)] = n;
   json::array exempt;
   for (const auto& p : limits.config().exempt) exempt.emplace_back(p);
 
@@ -93,6 +95,8 @@ std::string render_json(const services& s, const in_memory_figures& mem, const d
            {"rate_limit_hits", limits.admin_hits() + limits.ingest_hits()},
            {"rate_limit_hits_admin", limits.admin_hits()},
            {"rate_limit_hits_ingest", limits.ingest_hits()},
+           // Refused by the connection layer before routing: 400 malformed HTTP, 413 body or 431 headers too large.
+           {"http_refused", std::move(refused_by_connection)},
        }},
       {"writer", json::object{{"queue_depth", mem.writer.queue_depth},
                               {"batches", mem.writer.batches},

@@ -102,6 +102,11 @@ void request_pipeline::handle(const request_ptr& ctx, const responder& respond) 
   }
 }
 
+void request_pipeline::refused(const request_context& ctx, response& res) const {
+  decorate(ctx, cors_.enabled() && !ctx.path.empty() && cors_policy::applies_to(ctx.path), res);
+  metrics_.record_request(metrics_.refused_slot(), res.result_int(), std::chrono::steady_clock::now() - ctx.started);
+}
+
 bool request_pipeline::admit_admin(const request_ptr& ctx, const router::match_result& matched,
                                    const responder& out) const {
   const auto auth = matched.found ? matched.found->doc.auth : route_auth::none;

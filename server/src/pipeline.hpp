@@ -26,6 +26,13 @@ class request_pipeline {
   /// Runs one request through the steps, then its handler; `respond` is the session's responder.
   void handle(const request_ptr& ctx, const responder& respond) const;
 
+  /// For a request the connection layer refused before it could be read whole (413, 431, 400 malformed HTTP or
+  /// framing): adds the CORS headers its origin is allowed, so a browser page sees the real status instead of an
+  /// opaque CORS failure, and counts it in the metrics (route `(refused)`). `ctx` holds whatever of the request was
+  /// read; without a path (request line unreadable) there are no CORS headers, as the path decides whether CORS
+  /// applies at all.
+  void refused(const request_context& ctx, response& res) const;
+
  private:
   bool admit_admin(const request_ptr& ctx, const router::match_result& matched, const responder& out) const;
   response preflight(const request_context& ctx, const std::string& allow) const;

@@ -2,6 +2,8 @@
 
 #include "cg/server/secrets.hpp"
 
+#include "json_text.hpp"
+
 #include <boost/beast/core/string.hpp>
 #include <fmt/format.h>
 
@@ -105,7 +107,7 @@ void append_json(std::string& out, const boost::json::value& v) {
       for (const auto& member : v.get_object()) {
         if (!first) out += ',';
         first = false;
-        out += boost::json::serialize(boost::json::string_view(member.key()));
+        append_json_string(out, member.key());
         out += ':';
         append_json(out, member.value());
       }
@@ -123,6 +125,7 @@ void append_json(std::string& out, const boost::json::value& v) {
       out += ']';
       return;
     }
+    case boost::json::kind::string: append_json_string(out, v.get_string()); return;
     default: out += boost::json::serialize(v); return;
   }
 }

@@ -97,13 +97,14 @@ std::vector<insert_outcome> event_store::commit_batch(std::span<const event_row>
     insert_.rewind();
     if (stored) {
       outcomes.push_back({id, false});
-      inserted.push_back({row.token_id, row.received_at_us});
+      if (row.token_id) inserted.push_back({*row.token_id, row.received_at_us});
       continue;
     }
 
     // ON CONFLICT skipped the row: its key is already stored, by an earlier batch or by an earlier row of this one.
-    if (!row.event_id) {
-      throw storage_error(SQLITE_INTERNAL, "usage_events: an insert without event_id reported a conflict");
+    // A NULL in the key never conflicts, so both parts are here.
+    if (!row.event_id || !row.token_id) {
+      throw storage_error(SQLITE_INTERNAL, "usage_events: an insert without token or event_id reported a conflict");
     }
     find_existing_.bind(1, row.token_id).bind_static(2, *row.event_id);
     const bool found = find_existing_.step();
@@ -112,7 +113,7 @@ std::vector<insert_outcome> event_store::commit_batch(std::span<const event_row>
     if (!found) {
       throw storage_error(SQLITE_INTERNAL, fmt::format("usage_events: a conflict on (token_id {}, event_id '{}') but "
                                                        "no such row",
-                                                       row.token_id, *row.event_id));
+                                                       *row.token_id, *row.event_id));
     }
     outcomes.push_back({existing, true});
   }

@@ -375,12 +375,13 @@ std::vector<insert_outcome> postgres_connection::insert_batch(std::span<const ev
 
   // Keyed rows in (token_id, event_id) byte order: every gateway takes the key locks in the same order, so two
   // batches sharing keys wait for each other instead of deadlocking. Within the batch the first occurrence of a key
-  // (stable sort) represents it; later ones are its duplicates.
+  // (stable sort) represents it; later ones are its duplicates. A row without a token (the legacy POST /log) has no
+  // key, as on SQLite, where a NULL in the unique index never conflicts.
   std::vector<std::size_t> keyed;
   for (std::size_t i = 0; i < rows.size(); ++i)
-    if (rows[i].event_id) keyed.push_back(i);
+    if (rows[i].event_id && rows[i].token_id) keyed.push_back(i);
   std::stable_sort(keyed.begin(), keyed.end(), [&](std::size_t a, std::size_t b) {
-    return std::tie(rows[a].token_id, *rows[a].event_id) < std::tie(rows[b].token_id, *rows[b].event_id);
+    return std::tie(*rows[a].token_id, *rows[a].event_id) < std::tie(*rows[b].token_id, *rows[b].event_id);
   });
   std::vector<std::size_t> representatives;
   std::vector<std::pair<std::size_t, std::size_t>> repeats;  // (row, its representative)
@@ -400,7 +401,7 @@ std::vector<insert_outcome> postgres_connection::insert_batch(std::span<const ev
   if (!representatives.empty()) {
     array_literal token_ids, event_ids, key_ids, key_ts;
     for (const auto i : representatives) {
-      token_ids.add(rows[i].token_id);
+      token_ids.add(*rows[i].token_id);
       event_ids.add(std::string_view(*rows[i].event_id));
       key_ids.add(outcomes[i].id);
       key_ts.add(rows[i].ts_us);
@@ -430,7 +431,7 @@ std::vector<insert_outcome> postgres_connection::insert_batch(std::span<const ev
       // This statement's snapshot sees the keys that conflicted, also those a concurrent gateway just committed.
       array_literal lookup_tokens, lookup_events;
       for (const auto i : stored_before) {
-        lookup_tokens.add(rows[i].token_id);
+        lookup_tokens.add(*rows[i].token_id);
         lookup_events.add(std::string_view(*rows[i].event_id));
       }
       const query_result found = session_.exec_prepared(
@@ -444,11 +445,11 @@ std::vector<insert_outcome> postgres_connection::insert_batch(std::span<const ev
       for (int r = 0; r < found.rows(); ++r)
         first_ids.emplace(std::pair{found.int64(r, 0), std::string(found.text(r, 1))}, found.int64(r, 2));
       for (const auto i : stored_before) {
-        const auto it = first_ids.find(std::pair{rows[i].token_id, *rows[i].event_id});
+        const auto it = first_ids.find(std::pair{*rows[i].token_id, *rows[i].event_id});
         if (it == first_ids.end()) {
           throw storage_error(storage_error::kind::other,
                               fmt::format("event_keys: a conflict on (token_id {}, event_id '{}') but no such key",
-                                          rows[i].token_id, *rows[i].event_id));
+                                          *rows[i].token_id, *rows[i].event_id));
         }
         outcomes[i] = {it->second, true};
         is_new[i] = false;
@@ -470,8 +471,8 @@ std::vector<insert_outcome> postgres_connection::insert_batch(std::span<const ev
   // there are several), for the same reason as the keys.
   std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> touched;  // token → (count, last seen)
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    if (!is_new[i]) continue;
-    auto [it, inserted] = touched.try_emplace(rows[i].token_id, 0, rows[i].received_at_us);
+    if (!is_new[i] || !rows[i].token_id) continue;
+    auto [it, inserted] = touched.try_emplace(*rows[i].token_id, 0, rows[i].received_at_us);
     ++it->second.first;
     it->second.second = std::max(it->second.second, rows[i].received_at_us);
   }

@@ -896,4 +896,48 @@ TEST_SUITE("ingest.validation.ambiguous_top_level") {
       CHECK(std::get<validation_error>(result).status == 400);
     }
   }
+
+TEST_CASE("a model that is empty or only whitespace is a 400 naming model; spaces around a name are kept") {
+  for (std::string_view model : {"", " ", "   ", "\\t\\n", " \\r\\n\\f\\u000b "}) {
+    check_rejects(R"({"tracking_token":"tok","model":")" + std::string(model) + "\"}", "model");
+  }
+  CHECK(accepted(R"({"tracking_token":"tok","model":" m "})").model == " m ");
+}
+
+TEST_CASE("a client cost given as a double is read from the digits sent, not from the double") {
+  // 21 significant digits: the double is 0.1000000005 (a tie, rounded to even: 100000000); the text is just over.
+  CHECK(accepted(event_with(R"("cost_usd":0.10000000050000000001)")).client_cost_nusd == 100000001);
+  CHECK(accepted(event_with(R"("costUsd":0.0000222)")).client_cost_nusd == 22200);
+  CHECK(accepted(event_with(R"("cost_usd":1.5e-6)")).client_cost_nusd == 1500);
+  CHECK_FALSE(accepted(event_with(R"("cost_usd":-0.0)")).client_cost_nusd);
+  CHECK(rejected(event_with(R"("cost_usd":-1.5)")).field == "cost_usd");
+  CHECK(rejected(event_with(R"("cost_usd":2e9)")).field == "cost_usd");
+  // The last of a repeated key, as the DOM keeps it; numbers inside objects are not the top-level cost.
+  CHECK(accepted(event_with(R"("meta":{"cost_usd":9.5},"cost_usd":0.5,"cost_usd":0.25)")).client_cost_nusd ==
+        250000000);
+}
+
+TEST_CASE("the legacy /log body: no tracking token needed, estimatedCostUSD is the client's cost") {
+  using cg::ingest::parse_legacy_log_event_text;
+  const std::string_view old_client = R"({"timestamp":"2025-01-02T03:04:05Z","model":"gpt-4o-mini","promptTokens":12,)"
+                                      R"("completionTokens":34,"totalTokens":46,"estimatedCostUSD":0.0000222})";
+  const auto result = parse_legacy_log_event_text(old_client, {}, now_us + 400 * 24 * hour_us);
+  REQUIRE(std::holds_alternative<usage_event>(result));
+  const auto& e = std::get<usage_event>(result);
+  CHECK(e.tracking_token.empty());
+  CHECK(e.client_cost_nusd == 22200);
+  CHECK(e.input_tokens == 12);
+  CHECK(e.output_tokens == 34);
+  CHECK(e.total_tokens == 46);
+  // /ingest still requires a token and does not know the old name.
+  CHECK(rejected(R"({"model":"m","estimatedCostUSD":1})").field == "tracking_token");
+  CHECK_FALSE(accepted(event_with(R"("estimatedCostUSD":1)")).client_cost_nusd);
+  // The spellings must agree; the first given is named.
+  const auto differ = parse_legacy_log_event_text(R"({"model":"m","costUsd":1,"estimatedCostUSD":2})", {}, now_us);
+  REQUIRE(std::holds_alternative<validation_error>(differ));
+  CHECK(std::get<validation_error>(differ).field == "costUsd");
+  const auto token = parse_legacy_log_event_text(R"({"model":"m"})", "hdr", now_us);
+  REQUIRE(std::holds_alternative<usage_event>(token));
+  CHECK(std::get<usage_event>(token).tracking_token == "hdr");
+}
 }

@@ -6,6 +6,7 @@
 #include "cg/storage/event_store.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace cg::ingest {
@@ -24,7 +25,8 @@ server_cost price_event(const pricing::price_table& prices, std::string_view pro
 /// Builds the row for `event` (moved from). Cost provenance: a positive client `cost_usd` is kept (`client`);
 /// otherwise `prices` prices it at the event's own timestamp (`server`, with `price_ref`); a model the table does
 /// not know is stored with cost 0 (`unpriced`). `received_at_us` is also the timestamp of an event that gave none.
-storage::event_row make_event_row(usage_event&& event, std::int64_t token_id, std::int64_t received_at_us,
+/// `token_id` is empty only for a legacy POST /log event sent without a tracking token.
+storage::event_row make_event_row(usage_event&& event, std::optional<std::int64_t> token_id, std::int64_t received_at_us,
                                   const pricing::price_table& prices, std::string source);
 
 }  // namespace cg::ingest

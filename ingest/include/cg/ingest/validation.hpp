@@ -46,6 +46,13 @@ parse_result parse_usage_event(const boost::json::value& body, std::string_view 
 parse_result parse_usage_event_text(std::string_view body, std::string_view header_tracking_token,
                                     std::int64_t now_us, const event_limits& limits = {});
 
+/// The legacy `POST /log` body, as the old app's clients send it: as parse_usage_event_text, except that the
+/// tracking token may be absent (neither in the body nor in the header: `tracking_token` is then left empty and
+/// the event belongs to no token), and the old app's `estimatedCostUSD` is one more spelling of the client's cost
+/// (`cost_usd`, `costUsd`).
+parse_result parse_legacy_log_event_text(std::string_view body, std::string_view header_tracking_token,
+                                         std::int64_t now_us, const event_limits& limits = {});
+
 /// Parses an ISO-8601 timestamp (`Z` or an offset, optional fraction) or a bare `YYYY-MM-DD` into unix µs UTC.
 /// nullopt when it is not one.
 std::optional<std::int64_t> parse_timestamp(std::string_view text);

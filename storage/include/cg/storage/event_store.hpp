@@ -16,7 +16,9 @@ namespace cg::storage {
 struct event_row {
   std::int64_t ts_us = 0;
   std::int64_t received_at_us = 0;
-  std::int64_t token_id = 0;
+  /// The tracking token; null for an event of the legacy POST /log sent without one (as the old app stored them,
+  /// and as imported v0.3 rows without a token are): never deduplicated, counted on no token.
+  std::optional<std::int64_t> token_id;
   std::optional<std::string> event_id;  ///< null: the client gave none, so no dedupe
   std::string provider;
   std::string model;
