@@ -114,6 +114,7 @@ int serve(config cfg) {
   metrics_registry metrics;
   rate_limits limits({.admin = {cfg.rate_limit_rpm, cfg.rate_limit_burst},
                       .ingest = {cfg.ingest_rpm, cfg.ingest_burst},
+                      .auth_failure = {cfg.auth_failure_rpm, cfg.auth_failure_burst},
                       .exempt = cfg.rate_limit_exempt});
   request_pipeline pipeline(routes, cfg, limits, metrics);
 
@@ -133,6 +134,7 @@ int serve(config cfg) {
   register_openapi_route(routes, {.version = CG_VERSION,
                                   .admin_limited = limits.config().admin.enabled(),
                                   .ingest_limited = limits.config().ingest.enabled(),
+                                  .auth_failure_limited = limits.config().auth_failure.enabled(),
                                   .exempt = [&limits](std::string_view path) { return limits.exempt(path); }});
   pipeline.seal();  // after the last route: sizes the per-route metrics
 

@@ -51,6 +51,10 @@ const std::vector<setting_info>& settings() {
        "paths never rate-limited (comma list; each also covers the paths below it)"},
       {"INGEST_RPM", "--ingest-rpm", "600000", "ingested events per minute per tracking token; 0 = off"},
       {"INGEST_BURST", "--ingest-burst", "20000", "events a tracking token may send at once (token bucket size)"},
+      {"AUTH_FAILURE_RPM", "--auth-failure-rpm", "120",
+       "requests with a missing or wrong admin or ingest key allowed per minute per client address (429 beyond; a "
+       "correct key is never refused); 0 = off"},
+      {"AUTH_FAILURE_BURST", "--auth-failure-burst", "30", "failed authentications allowed at once per client address"},
       {"TRUSTED_PROXIES", "--trusted-proxies", "",
        "reverse proxies (comma list of IPs or CIDRs) whose X-Forwarded-For names the client; empty: trust none"},
       {"WRITER_MAX_BATCH", "--writer-max-batch", "1000", "events per database transaction at most"},
@@ -131,6 +135,7 @@ void parse_cross_cutting(std::map<std::string, std::string>& v, config& c) {
   };
   std::tie(c.rate_limit_rpm, c.rate_limit_burst) = limit("RATE_LIMIT_RPM", "RATE_LIMIT_BURST");
   std::tie(c.ingest_rpm, c.ingest_burst) = limit("INGEST_RPM", "INGEST_BURST");
+  std::tie(c.auth_failure_rpm, c.auth_failure_burst) = limit("AUTH_FAILURE_RPM", "AUTH_FAILURE_BURST");
 
   c.rate_limit_exempt = comma_list(v["RATE_LIMIT_EXEMPT"]);
   for (const auto& path : c.rate_limit_exempt)

@@ -187,6 +187,8 @@ BAD = [
     ({"RATE_LIMIT_EXEMPT": "/ping,health"}, "RATE_LIMIT_EXEMPT"),
     ({"TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"}, "TRUSTED_PROXIES"),
     ({"TRUSTED_PROXIES": "10.0.0.0/40"}, "TRUSTED_PROXIES"),
+    ({"AUTH_FAILURE_RPM": "x"}, "AUTH_FAILURE_RPM"),
+    ({"AUTH_FAILURE_RPM": "10", "AUTH_FAILURE_BURST": "0"}, "AUTH_FAILURE_BURST"),
 ]
 
 

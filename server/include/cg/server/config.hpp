@@ -46,6 +46,8 @@ struct config {
   std::vector<std::string> rate_limit_exempt;  ///< paths (and the paths below them) never limited
   std::uint32_t ingest_rpm = 600'000;          ///< per tracking token, events per minute; 0 = off
   std::uint32_t ingest_burst = 20'000;         ///< per tracking token bucket size
+  std::uint32_t auth_failure_rpm = 120;        ///< failed authentications per minute per client address; 0 = off
+  std::uint32_t auth_failure_burst = 30;       ///< failed authentications allowed at once
   std::vector<std::string> trusted_proxies;    ///< IPs / CIDRs whose X-Forwarded-For is believed
   std::size_t writer_max_batch = 1000;
   std::chrono::microseconds writer_max_delay{0};
