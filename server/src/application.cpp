@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "dashboard_route.hpp"
 #include "database_upkeep.hpp"
+#include "descriptor_limit.hpp"
 #include "handlers.hpp"
 #include "http_session.hpp"
 #include "metrics_route.hpp"
@@ -126,6 +127,12 @@ int serve(config cfg) {
        [&ioc](std::function<void()> notify) { net::post(ioc, std::move(notify)); },
        [&metrics](const ingest::batch_report& b) { metrics.record_batch(b.rows, b.commit_time); }});
   read_pool reads(where, cfg.read_threads);
+  // Once the database, its read connections and the io_context hold their descriptors: what is left is what
+  // connections may use. Every connection is a descriptor, and accepting past the limit fails (EMFILE).
+  const auto descriptors = raise_descriptor_limit();
+  const std::size_t configured_connections = cfg.max_connections;
+  cfg.max_connections = std::min(cfg.max_connections, connections_that_fit(descriptors));
+  policy.max_connections = cfg.max_connections;
   services svc{cfg, tokens, writer, reads, prices, ioc, std::chrono::system_clock::now(), limits, metrics};
   database_upkeep upkeep(svc);
   register_routes(routes, svc);
@@ -143,7 +150,7 @@ int serve(config cfg) {
   if (ec) throw config_error(fmt::format("HOST '{}' is not an IP address", cfg.host));
   std::shared_ptr<listener> accept;
   try {
-    accept = std::make_shared<listener>(ioc, net::ip::tcp::endpoint(address, cfg.port), pipeline, policy);
+    accept = std::make_shared<listener>(ioc, net::ip::tcp::endpoint(address, cfg.port), pipeline, policy, metrics);
   } catch (const boost::system::system_error& e) {
     throw config_error(fmt::format("cannot listen on {}:{}: {}", cfg.host, cfg.port, e.code().message()));
   }
@@ -157,12 +164,23 @@ int serve(config cfg) {
                field("url", base_url), field("dashboard", base_url + "/dashboard"),
                field("env", cfg.production ? "production" : "development"), field("database", where.describe()),
                field("backend", where.is_postgresql() ? "postgresql" : "sqlite"),
-               field("pricing", table->source()), field("threads", static_cast<std::int64_t>(cfg.threads))},
+               field("pricing", table->source()), field("threads", static_cast<std::int64_t>(cfg.threads)),
+               field("max_connections", static_cast<std::int64_t>(cfg.max_connections)),
+               field("descriptor_limit", static_cast<std::int64_t>(descriptors.limit))},
               true);
   // After the first line (which tests and scripts parse): a route registered without its route_doc.
   for (const auto& problem : openapi_problems(routes))
     log().write("warn", "openapi_incomplete", {field("problem", problem)}, true);
   for (const auto& warning : table->warnings()) log().write("warn", "pricing_warning", {field("warning", warning)});
+  if (cfg.max_connections < configured_connections)
+    log().write("warn", "max_connections_lowered",
+                {field("reason", "the file descriptor limit (ulimit -n) leaves room for fewer connections; raise "
+                                 "the hard limit (LimitNOFILE=, docker --ulimit nofile=) to allow more"),
+                 field("max_connections", static_cast<std::int64_t>(cfg.max_connections)),
+                 field("configured", static_cast<std::int64_t>(configured_connections)),
+                 field("descriptor_limit", static_cast<std::int64_t>(descriptors.limit)),
+                 field("descriptors_in_use", static_cast<std::int64_t>(descriptors.in_use))},
+                true);
   if (cfg.database_url_ignored())
     log().write("warn", "database_url_ignored",
                 {field("reason", "DATABASE_URL is neither postgresql://... nor sqlite:PATH; using the SQLite file"),

@@ -41,7 +41,9 @@ const std::vector<setting_info>& settings() {
       {"HEADER_TIMEOUT_MS", "--header-timeout-ms", "10000", "time to receive a request's headers"},
       {"BODY_TIMEOUT_MS", "--body-timeout-ms", "30000", "time to receive a request's body"},
       {"IDLE_TIMEOUT_MS", "--idle-timeout-ms", "60000", "keep-alive: how long an idle connection is kept"},
-      {"MAX_CONNECTIONS", "--max-connections", "10000", "open connections at most; more are closed at once"},
+      {"MAX_CONNECTIONS", "--max-connections", "10000",
+       "open connections at most; more are closed at once (lowered at start, with a warning, to what the "
+       "descriptor limit allows)"},
       {"ALLOWED_ORIGINS", "--allowed-origins", "",
        "browser origins allowed by CORS (comma list, * for any); empty: any in development, none in production"},
       {"RATE_LIMIT_RPM", "--rate-limit-rpm", "600",

@@ -1,11 +1,13 @@
 #pragma once
 // The listener accepts connections; each connection is an http_session on its own strand.
 
+#include "connection_limits.hpp"
 #include "http.hpp"
 #include "pipeline.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -40,12 +42,12 @@ struct connection_policy {
   std::size_t largest_body_limit() const;
 };
 
-/// Accepts connections until close() and starts a session for each.
-/// Thread-safety: run() and close() are posted onto the acceptor's strand.
+/// Accepts connections until close() and starts a session for each, within MAX_CONNECTIONS. After a failed accept it waits (50 ms, doubling to 1 s) before the next one.
+/// Thread-safety: run() and close() are posted onto the acceptor's strand; the retry timer runs on it too.
 class listener : public std::enable_shared_from_this<listener> {
  public:
   listener(boost::asio::io_context& ioc, const boost::asio::ip::tcp::endpoint& endpoint,
-           const request_pipeline& pipeline, connection_policy& policy);
+           const request_pipeline& pipeline, connection_policy& policy, metrics_registry& metrics);
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   void run();
   void close();
@@ -53,11 +55,17 @@ class listener : public std::enable_shared_from_this<listener> {
  private:
   void do_accept();
   void on_accept(boost::beast::error_code ec, boost::asio::ip::tcp::socket socket);
+  void back_off(boost::beast::error_code ec);
+  void admit(boost::asio::ip::tcp::socket socket);
 
   boost::asio::io_context& ioc_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer retry_timer_;
   const request_pipeline& pipeline_;
   connection_policy& policy_;
+  metrics_registry& metrics_;
+  std::chrono::milliseconds backoff_{0};  ///< 0 while accepts succeed
+  std::uint64_t failed_accepts_ = 0;      ///< in the current run of failures, for the recovery log line
 };
 
 }  // namespace cg::server

@@ -83,6 +83,11 @@ std::string render_json(const services& s, const in_memory_figures& mem, const d
                                   {"buckets", json::object{{"admin", limits.admin_buckets().size()},
                                                            {"ingest", limits.ingest_buckets().size()},
                                                            {"auth_failure", limits.auth_failure_buckets().size()}}}}},
+      {"connections",
+       json::object{{"max", s.cfg.max_connections},
+                    {"accept_errors", m.accept_errors()},
+                    {"refused_max_connections",
+                     m.connections_refused(metrics_registry::connection_refusal::max_connections)}}},
       {"counters",
        json::object{
            {"ingest_success", m.ingest_created()},

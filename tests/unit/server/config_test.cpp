@@ -48,6 +48,7 @@ TEST_SUITE("server.config") {
     CHECK(c.durability_full);
     CHECK(c.tracking_token_length == 22);
     CHECK(c.threads >= 1);
+    CHECK(c.max_connections == 10'000);
     CHECK(c.auth_failure_rpm == 120);
     CHECK(c.auth_failure_burst == 30);
   }
