@@ -109,6 +109,13 @@ int serve(config cfg) {
   policy.body_timeout = cfg.body_timeout;
   policy.idle_timeout = cfg.idle_timeout;
   policy.max_connections = cfg.max_connections;
+  {
+    std::vector<ip_network> exempt;  // config.cpp has refused malformed entries already
+    for (const auto* list : {&cfg.trusted_proxies, &cfg.connection_limit_exempt})
+      for (const auto& entry : *list)
+        if (auto network = ip_network::parse(entry)) exempt.push_back(*network);
+    policy.per_client.configure(cfg.max_connections_per_client, std::move(exempt));
+  }
   policy.access_log = cfg.access_log;
   router routes;
   // The cross-cutting steps every request passes (pipeline.hpp), declared here for the same reason as the routes.

@@ -1,6 +1,7 @@
 #include "http_session.hpp"
 
 #include "chunked_writer.hpp"
+#include "connection_refusal.hpp"
 
 #include "cg/server/log.hpp"
 #include "cg/server/secrets.hpp"
@@ -403,6 +404,8 @@ void listener::back_off(beast::error_code ec) {
 
 void listener::admit(tcp::socket socket) {
   beast::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  if (ec) return;  // the peer is gone already; the socket closes here
   // Over the cap the connection is closed at once: cheaper than a response, and the client retries elsewhere.
   if (policy_.open_connections.fetch_add(1, std::memory_order_relaxed) >= policy_.max_connections) {
     policy_.open_connections.fetch_sub(1, std::memory_order_relaxed);
@@ -410,8 +413,40 @@ void listener::admit(tcp::socket socket) {
     socket.close(ec);
     return;
   }
-  connection_slot slot(policy_.open_connections, nullptr, {});
-  std::make_shared<http_session>(std::move(socket), std::move(slot), pipeline_, policy_)->run();
+  const auto peer = ip_address::parse(remote.address().to_string()).value_or(ip_address{});
+  const auto verdict = policy_.per_client.admit(peer);
+  if (verdict != client_connections::admission::refused) {
+    connection_slot slot(policy_.open_connections,
+                         verdict == client_connections::admission::counted ? &policy_.per_client : nullptr, peer);
+    std::make_shared<http_session>(std::move(socket), std::move(slot), pipeline_, policy_)->run();
+    return;
+  }
+  // One address holds MAX_CONNECTIONS_PER_CLIENT already: say so (a load test or a pool that is too large should
+  // learn why), at a cost of one small write. Refusals in progress do not hold MAX_CONNECTIONS slots (a client
+  // opening connections faster than they linger would fill the cap with them) but a small budget of their own,
+  // within the descriptor reserve; past it the connection is closed unanswered, as over MAX_CONNECTIONS.
+  policy_.open_connections.fetch_sub(1, std::memory_order_relaxed);
+  metrics_.record_connection_refused(metrics_registry::connection_refusal::per_client);
+  if (policy_.refusing.fetch_add(1, std::memory_order_relaxed) >= connection_policy::max_refusing) {
+    policy_.refusing.fetch_sub(1, std::memory_order_relaxed);
+    socket.close(ec);
+    return;
+  }
+  connection_slot slot(policy_.refusing, nullptr, peer);
+  // Logged at most every 10 s; the metrics count every one.
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_refusal_log_ >= std::chrono::seconds(10)) {
+    last_refusal_log_ = now;
+    log().write("warn", "client_connection_limit",
+                {field("client_ip", remote.address().to_string()),
+                 field("limit", static_cast<std::int64_t>(policy_.per_client.per_client()))},
+                true);
+  }
+  refuse_connection(std::move(socket), std::move(slot),
+                    fmt::format("too many open connections from this client address (at most {}, "
+                                "MAX_CONNECTIONS_PER_CLIENT); close some or retry later",
+                                policy_.per_client.per_client()),
+                    std::chrono::seconds(2));
 }
 
 }  // namespace cg::server

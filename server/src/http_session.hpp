@@ -30,11 +30,15 @@ struct connection_policy {
   std::chrono::milliseconds body_timeout{30'000};
   std::chrono::milliseconds idle_timeout{60'000};
   std::size_t max_connections = 10'000;
+  client_connections per_client;  ///< MAX_CONNECTIONS_PER_CLIENT, configured before the first accept
   bool access_log = true;
 
   std::atomic<std::size_t> open_connections{0};
   std::atomic<std::size_t> in_flight{0};  ///< requests read and not yet answered
   std::atomic<bool> draining{false};      ///< shutting down: answer with Connection: close
+  /// Connections being answered 503 by MAX_CONNECTIONS_PER_CLIENT (each lingers up to 2 s), at most max_refusing.
+  std::atomic<std::size_t> refusing{0};
+  static constexpr std::size_t max_refusing = 32;
 
   /// The body limit of a request for `target` (a query string is ignored).
   std::size_t body_limit_for(std::string_view target) const;
@@ -42,7 +46,8 @@ struct connection_policy {
   std::size_t largest_body_limit() const;
 };
 
-/// Accepts connections until close() and starts a session for each, within MAX_CONNECTIONS. After a failed accept it waits (50 ms, doubling to 1 s) before the next one.
+/// Accepts connections until close() and starts a session for each, within MAX_CONNECTIONS and
+/// MAX_CONNECTIONS_PER_CLIENT. After a failed accept it waits (50 ms, doubling to 1 s) before the next one.
 /// Thread-safety: run() and close() are posted onto the acceptor's strand; the retry timer runs on it too.
 class listener : public std::enable_shared_from_this<listener> {
  public:
@@ -66,6 +71,7 @@ class listener : public std::enable_shared_from_this<listener> {
   metrics_registry& metrics_;
   std::chrono::milliseconds backoff_{0};  ///< 0 while accepts succeed
   std::uint64_t failed_accepts_ = 0;      ///< in the current run of failures, for the recovery log line
+  std::chrono::steady_clock::time_point last_refusal_log_{};
 };
 
 }  // namespace cg::server

@@ -85,9 +85,11 @@ std::string render_json(const services& s, const in_memory_figures& mem, const d
                                                            {"auth_failure", limits.auth_failure_buckets().size()}}}}},
       {"connections",
        json::object{{"max", s.cfg.max_connections},
+                    {"max_per_client", s.cfg.max_connections_per_client},
                     {"accept_errors", m.accept_errors()},
                     {"refused_max_connections",
-                     m.connections_refused(metrics_registry::connection_refusal::max_connections)}}},
+                     m.connections_refused(metrics_registry::connection_refusal::max_connections)},
+                    {"refused_per_client", m.connections_refused(metrics_registry::connection_refusal::per_client)}}},
       {"counters",
        json::object{
            {"ingest_success", m.ingest_created()},
