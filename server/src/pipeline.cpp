@@ -70,9 +70,10 @@ void request_pipeline::seal() {
 //     which is inside the body: the handler asks admit_ingest() after parsing and resolving the token.
 //  5. Failed-authentication throttle, for keyed routes (admin and ingest): a request that does not present the
 //     route's valid key takes from its client address's AUTH_FAILURE bucket (after step 1, so a proxy's clients are
-//     told apart), and once that is empty is answered 429 instead of 401, so guessing keys is slowed and shows in
-//     the metrics. A request with the valid key is never charged and never refused here, whoever else shares its
-//     address. The handler still makes the authoritative check (and answers the 401).
+//     told apart), and once that is empty is answered 429 instead of 401: a client looping on a wrong key is
+//     stopped, and guessing shows in the metrics. A request with the valid key is never charged and never refused
+//     here, whoever else shares its address (so this cannot hide a correct guess: key length is the defence).
+//     The handler still makes the authoritative check (and answers the 401).
 //  6. The handler (router dispatch), inside the per-request barrier: an exception becomes a 500 that still passes
 //     step 7. (The session keeps its own barrier for failures of the pipeline itself.)
 //  7. On the way out, for every answer including errors and 429s: CORS response headers, RateLimit-* headers
