@@ -6,6 +6,8 @@ import resource
 import socket
 import time
 
+import pytest
+
 from cg_server import raw_connect, read_response
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -117,12 +119,18 @@ def test_a_generous_hard_limit_raises_the_soft_one(make_server):
             s.close()
 
 
+# GCC 12's UBSan checks a vptr by writing the memory into a pipe (IsAccessibleMemoryRange); with no descriptor left
+# that fails, and it reports a valid object as "invalid vptr" and halts (seen in an atomic<shared_ptr> load, a
+# periodic task). A sanitizer artefact, not the server's: this one test runs on builds without UBSan only.
 def test_accept_backs_off_when_descriptors_run_out(make_server):
     """Descriptors taken by something else (here: the soft limit lowered under the running process) make accept()
     fail with EMFILE while connections wait in the backlog. The listener must wait between attempts (counted in
     /metrics), stay nearly idle, and serve the waiting clients once descriptors are free again."""
     srv = make_server(preexec_fn=descriptor_limit(512))
     pid = srv.proc.pid
+    with open(f"/proc/{pid}/maps") as f:
+        if "libubsan" in f.read():
+            pytest.skip("UBSan's vptr check needs a free descriptor (a pipe) and misreports when there is none")
     in_use = len(os.listdir(f"/proc/{pid}/fd"))
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (in_use, 512))  # no descriptor left for a new connection
     waiting = []
