@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "dashboard_route.hpp"
 #include "database_upkeep.hpp"
+#include "descriptor_limit.hpp"
 #include "handlers.hpp"
 #include "http_session.hpp"
 #include "metrics_route.hpp"
@@ -119,12 +120,20 @@ int serve(config cfg) {
   policy.body_timeout = cfg.body_timeout;
   policy.idle_timeout = cfg.idle_timeout;
   policy.max_connections = cfg.max_connections;
+  {
+    std::vector<ip_network> exempt;  // config.cpp has refused malformed entries already
+    for (const auto* list : {&cfg.trusted_proxies, &cfg.connection_limit_exempt})
+      for (const auto& entry : *list)
+        if (auto network = ip_network::parse(entry)) exempt.push_back(*network);
+    policy.per_client.configure(cfg.max_connections_per_client, std::move(exempt));
+  }
   policy.access_log = cfg.access_log;
   router routes;
   // The cross-cutting steps every request passes (pipeline.hpp), declared here for the same reason as the routes.
   metrics_registry metrics;
   rate_limits limits({.admin = {cfg.rate_limit_rpm, cfg.rate_limit_burst},
                       .ingest = {cfg.ingest_rpm, cfg.ingest_burst},
+                      .auth_failure = {cfg.auth_failure_rpm, cfg.auth_failure_burst},
                       .exempt = cfg.rate_limit_exempt});
   request_pipeline pipeline(routes, cfg, limits, metrics);
 
@@ -136,6 +145,12 @@ int serve(config cfg) {
        [&ioc](std::function<void()> notify) { net::post(ioc, std::move(notify)); },
        [&metrics](const ingest::batch_report& b) { metrics.record_batch(b.rows, b.commit_time); }});
   read_pool reads(where, cfg.read_threads);
+  // Once the database, its read connections and the io_context hold their descriptors: what is left is what
+  // connections may use. Every connection is a descriptor, and accepting past the limit fails (EMFILE).
+  const auto descriptors = raise_descriptor_limit();
+  const std::size_t configured_connections = cfg.max_connections;
+  cfg.max_connections = std::min(cfg.max_connections, connections_that_fit(descriptors));
+  policy.max_connections = cfg.max_connections;
   services svc{cfg, tokens, writer, reads, prices, ioc, std::chrono::system_clock::now(), limits, metrics};
   database_upkeep upkeep(svc);
   register_routes(routes, svc);
@@ -144,6 +159,7 @@ int serve(config cfg) {
   register_openapi_route(routes, {.version = CG_VERSION,
                                   .admin_limited = limits.config().admin.enabled(),
                                   .ingest_limited = limits.config().ingest.enabled(),
+                                  .auth_failure_limited = limits.config().auth_failure.enabled(),
                                   .exempt = [&limits](std::string_view path) { return limits.exempt(path); }});
   pipeline.seal();  // after the last route: sizes the per-route metrics
 
@@ -152,7 +168,7 @@ int serve(config cfg) {
   if (ec) throw config_error(fmt::format("HOST '{}' is not an IP address", cfg.host));
   std::shared_ptr<listener> accept;
   try {
-    accept = std::make_shared<listener>(ioc, net::ip::tcp::endpoint(address, cfg.port), pipeline, policy);
+    accept = std::make_shared<listener>(ioc, net::ip::tcp::endpoint(address, cfg.port), pipeline, policy, metrics);
   } catch (const boost::system::system_error& e) {
     throw config_error(fmt::format("cannot listen on {}:{}: {}", cfg.host, cfg.port, e.code().message()));
   }
@@ -166,7 +182,9 @@ int serve(config cfg) {
                field("url", base_url), field("dashboard", base_url + "/dashboard"),
                field("env", cfg.production ? "production" : "development"), field("database", where.describe()),
                field("backend", where.is_postgresql() ? "postgresql" : "sqlite"),
-               field("pricing", table->source()), field("threads", static_cast<std::int64_t>(cfg.threads))},
+               field("pricing", table->source()), field("threads", static_cast<std::int64_t>(cfg.threads)),
+               field("max_connections", static_cast<std::int64_t>(cfg.max_connections)),
+               field("descriptor_limit", static_cast<std::int64_t>(descriptors.limit))},
               true);
   if (upgrade_summary) {
     std::vector<log_field> fields;
@@ -181,6 +199,15 @@ int serve(config cfg) {
   for (const auto& problem : openapi_problems(routes))
     log().write("warn", "openapi_incomplete", {field("problem", problem)}, true);
   for (const auto& warning : table->warnings()) log().write("warn", "pricing_warning", {field("warning", warning)});
+  if (cfg.max_connections < configured_connections)
+    log().write("warn", "max_connections_lowered",
+                {field("reason", "the file descriptor limit (ulimit -n) leaves room for fewer connections; raise "
+                                 "the hard limit (LimitNOFILE=, docker --ulimit nofile=) to allow more"),
+                 field("max_connections", static_cast<std::int64_t>(cfg.max_connections)),
+                 field("configured", static_cast<std::int64_t>(configured_connections)),
+                 field("descriptor_limit", static_cast<std::int64_t>(descriptors.limit)),
+                 field("descriptors_in_use", static_cast<std::int64_t>(descriptors.in_use))},
+                true);
   if (cfg.database_url_ignored())
     log().write("warn", "database_url_ignored",
                 {field("reason", "DATABASE_URL is neither postgresql://... nor sqlite:PATH; using the SQLite file"),

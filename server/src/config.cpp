@@ -41,7 +41,15 @@ const std::vector<setting_info>& settings() {
       {"HEADER_TIMEOUT_MS", "--header-timeout-ms", "10000", "time to receive a request's headers"},
       {"BODY_TIMEOUT_MS", "--body-timeout-ms", "30000", "time to receive a request's body"},
       {"IDLE_TIMEOUT_MS", "--idle-timeout-ms", "60000", "keep-alive: how long an idle connection is kept"},
-      {"MAX_CONNECTIONS", "--max-connections", "10000", "open connections at most; more are closed at once"},
+      {"MAX_CONNECTIONS", "--max-connections", "10000",
+       "open connections at most; more are closed at once (lowered at start, with a warning, to what the "
+       "descriptor limit allows)"},
+      {"MAX_CONNECTIONS_PER_CLIENT", "--max-connections-per-client", "1024",
+       "open connections per client address at most; more get 503 + Retry-After and are closed; 0 = off "
+       "(TRUSTED_PROXIES and CONNECTION_LIMIT_EXEMPT are not limited)"},
+      {"CONNECTION_LIMIT_EXEMPT", "--connection-limit-exempt", "127.0.0.0/8,::1",
+       "addresses (comma list of IPs or CIDRs) MAX_CONNECTIONS_PER_CLIENT never limits; default loopback (a local "
+       "sidecar carries many clients); empty: none"},
       {"ALLOWED_ORIGINS", "--allowed-origins", "",
        "browser origins allowed by CORS (comma list, * for any); empty: any in development, none in production"},
       {"RATE_LIMIT_RPM", "--rate-limit-rpm", "600",
@@ -51,6 +59,10 @@ const std::vector<setting_info>& settings() {
        "paths never rate-limited (comma list; each also covers the paths below it)"},
       {"INGEST_RPM", "--ingest-rpm", "600000", "ingested events per minute per tracking token; 0 = off"},
       {"INGEST_BURST", "--ingest-burst", "20000", "events a tracking token may send at once (token bucket size)"},
+      {"AUTH_FAILURE_RPM", "--auth-failure-rpm", "120",
+       "requests with a missing or wrong admin or ingest key allowed per minute per client address (429 beyond; a "
+       "correct key is never refused); 0 = off"},
+      {"AUTH_FAILURE_BURST", "--auth-failure-burst", "30", "failed authentications allowed at once per client address"},
       {"TRUSTED_PROXIES", "--trusted-proxies", "",
        "reverse proxies (comma list of IPs or CIDRs) whose X-Forwarded-For names the client; empty: trust none"},
       {"WRITER_MAX_BATCH", "--writer-max-batch", "1000", "events per database transaction at most"},
@@ -131,6 +143,7 @@ void parse_cross_cutting(std::map<std::string, std::string>& v, config& c) {
   };
   std::tie(c.rate_limit_rpm, c.rate_limit_burst) = limit("RATE_LIMIT_RPM", "RATE_LIMIT_BURST");
   std::tie(c.ingest_rpm, c.ingest_burst) = limit("INGEST_RPM", "INGEST_BURST");
+  std::tie(c.auth_failure_rpm, c.auth_failure_burst) = limit("AUTH_FAILURE_RPM", "AUTH_FAILURE_BURST");
 
   c.rate_limit_exempt = comma_list(v["RATE_LIMIT_EXEMPT"]);
   for (const auto& path : c.rate_limit_exempt)
@@ -142,6 +155,11 @@ void parse_cross_cutting(std::map<std::string, std::string>& v, config& c) {
     if (!ip_network::parse(entry))
       throw config_error(
           fmt::format("TRUSTED_PROXIES: '{}' is not an IP address or CIDR block (e.g. 10.0.0.0/8, ::1)", entry));
+  c.connection_limit_exempt = comma_list(v["CONNECTION_LIMIT_EXEMPT"]);
+  for (const auto& entry : c.connection_limit_exempt)
+    if (!ip_network::parse(entry))
+      throw config_error(fmt::format(
+          "CONNECTION_LIMIT_EXEMPT: '{}' is not an IP address or CIDR block (e.g. 127.0.0.0/8, ::1)", entry));
 }
 
 }  // namespace
@@ -266,6 +284,8 @@ config load_config(const command_line& cli, const std::map<std::string, std::str
   c.idle_timeout =
       std::chrono::milliseconds(parse_int<std::int64_t>("IDLE_TIMEOUT_MS", v["IDLE_TIMEOUT_MS"], 1, 3'600'000));
   c.max_connections = parse_int<std::size_t>("MAX_CONNECTIONS", v["MAX_CONNECTIONS"], 1, 1'000'000);
+  c.max_connections_per_client =
+      parse_int<std::size_t>("MAX_CONNECTIONS_PER_CLIENT", v["MAX_CONNECTIONS_PER_CLIENT"], 0, 1'000'000);
   parse_cross_cutting(v, c);
   c.writer_max_batch = parse_int<std::size_t>("WRITER_MAX_BATCH", v["WRITER_MAX_BATCH"], 1, 100'000);
   c.writer_max_delay = std::chrono::microseconds(

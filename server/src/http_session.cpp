@@ -1,6 +1,7 @@
 #include "http_session.hpp"
 
 #include "chunked_writer.hpp"
+#include "connection_refusal.hpp"
 
 #include "cg/server/log.hpp"
 #include "cg/server/secrets.hpp"
@@ -125,15 +126,14 @@ request_glimpse glimpse(std::string_view raw, bool with_request_line) {
 /// Thread-safety: every step runs on the connection's strand; responders post back onto it.
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
-  http_session(tcp::socket&& socket, const request_pipeline& pipeline, connection_policy& policy)
-      : stream_(std::move(socket)), pipeline_(pipeline), policy_(policy) {
+  http_session(tcp::socket&& socket, connection_slot slot, const request_pipeline& pipeline,
+               connection_policy& policy)
+      : slot_(std::move(slot)), stream_(std::move(socket)), pipeline_(pipeline), policy_(policy) {
     beast::error_code ec;
     const auto remote = stream_.socket().remote_endpoint(ec);
     client_ip_ = ec ? std::string("unknown") : remote.address().to_string();
     stream_.socket().set_option(tcp::no_delay(true), ec);
   }
-
-  ~http_session() { policy_.open_connections.fetch_sub(1, std::memory_order_relaxed); }
 
   void run() {
     // Start on the strand: the session's handlers must never run concurrently.
@@ -389,6 +389,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
     stream_.socket().close(ignored);
   }
 
+  // Declared before the stream, so released after the socket is closed: the count never runs ahead of descriptors.
+  connection_slot slot_;  // the session's share of MAX_CONNECTIONS (and of its address's limit)
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -418,8 +420,13 @@ std::size_t connection_policy::largest_body_limit() const {
 }
 
 listener::listener(net::io_context& ioc, const tcp::endpoint& endpoint, const request_pipeline& pipeline,
-                   connection_policy& policy)
-    : ioc_(ioc), acceptor_(net::make_strand(ioc)), pipeline_(pipeline), policy_(policy) {
+                   connection_policy& policy, metrics_registry& metrics)
+    : ioc_(ioc),
+      acceptor_(net::make_strand(ioc)),
+      retry_timer_(acceptor_.get_executor()),
+      pipeline_(pipeline),
+      policy_(policy),
+      metrics_(metrics) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -436,6 +443,7 @@ void listener::close() {
   net::post(acceptor_.get_executor(), [self = shared_from_this()] {
     beast::error_code ignored;
     self->acceptor_.close(ignored);
+    self->retry_timer_.cancel();
   });
 }
 
@@ -446,17 +454,81 @@ void listener::do_accept() {
 
 void listener::on_accept(beast::error_code ec, tcp::socket socket) {
   if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;  // closed for shutdown
-  if (!ec) {
-    // Over the cap the connection is closed at once: cheaper than a response, and the client retries elsewhere.
-    if (policy_.open_connections.fetch_add(1, std::memory_order_relaxed) >= policy_.max_connections) {
-      policy_.open_connections.fetch_sub(1, std::memory_order_relaxed);
-      beast::error_code ignored;
-      socket.close(ignored);
-    } else {
-      std::make_shared<http_session>(std::move(socket), pipeline_, policy_)->run();
-    }
+  if (ec) return back_off(ec);
+  if (backoff_.count() > 0) {
+    log().write("info", "accept_recovered", {field("failed_accepts", static_cast<std::int64_t>(failed_accepts_))},
+                true);
+    backoff_ = {};
+    failed_accepts_ = 0;
   }
+  admit(std::move(socket));
   do_accept();
+}
+
+// Accepting again at once after EMFILE (descriptors exhausted) spins a core: the connection stays in the backlog,
+// so the next accept fails the same way at once, thousands of times a second, while every client times out. Wait
+// instead, 50 ms doubling to 1 s: a shortage costs a few wake-ups a second, and a freed descriptor is used within
+// a second. The first failure of a run is logged, and the recovery; the metrics count every one.
+void listener::back_off(beast::error_code ec) {
+  static constexpr std::chrono::milliseconds first{50}, longest{1'000};
+  metrics_.record_accept_error();
+  ++failed_accepts_;
+  if (backoff_.count() == 0)
+    log().write("warn", "accept_failed",
+                {field("error", ec.message()), field("retry_ms", static_cast<std::int64_t>(first.count()))}, true);
+  backoff_ = backoff_.count() == 0 ? first : std::min(backoff_ * 2, longest);
+  retry_timer_.expires_after(backoff_);
+  retry_timer_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+    if (wait_ec || !self->acceptor_.is_open()) return;
+    self->do_accept();
+  });
+}
+
+void listener::admit(tcp::socket socket) {
+  beast::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  if (ec) return;  // the peer is gone already; the socket closes here
+  // Over the cap the connection is closed at once: cheaper than a response, and the client retries elsewhere.
+  if (policy_.open_connections.fetch_add(1, std::memory_order_relaxed) >= policy_.max_connections) {
+    policy_.open_connections.fetch_sub(1, std::memory_order_relaxed);
+    metrics_.record_connection_refused(metrics_registry::connection_refusal::max_connections);
+    socket.close(ec);
+    return;
+  }
+  const auto peer = ip_address::parse(remote.address().to_string()).value_or(ip_address{});
+  const auto verdict = policy_.per_client.admit(peer);
+  if (verdict != client_connections::admission::refused) {
+    connection_slot slot(policy_.open_connections,
+                         verdict == client_connections::admission::counted ? &policy_.per_client : nullptr, peer);
+    std::make_shared<http_session>(std::move(socket), std::move(slot), pipeline_, policy_)->run();
+    return;
+  }
+  // One address holds MAX_CONNECTIONS_PER_CLIENT already: say so (a load test or a pool that is too large should
+  // learn why), at a cost of one small write. Refusals in progress do not hold MAX_CONNECTIONS slots (a client
+  // opening connections faster than they linger would fill the cap with them) but a small budget of their own,
+  // within the descriptor reserve; past it the connection is closed unanswered, as over MAX_CONNECTIONS.
+  policy_.open_connections.fetch_sub(1, std::memory_order_relaxed);
+  metrics_.record_connection_refused(metrics_registry::connection_refusal::per_client);
+  if (policy_.refusing.fetch_add(1, std::memory_order_relaxed) >= connection_policy::max_refusing) {
+    policy_.refusing.fetch_sub(1, std::memory_order_relaxed);
+    socket.close(ec);
+    return;
+  }
+  connection_slot slot(policy_.refusing, nullptr, peer);
+  // Logged at most every 10 s; the metrics count every one.
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_refusal_log_ >= std::chrono::seconds(10)) {
+    last_refusal_log_ = now;
+    log().write("warn", "client_connection_limit",
+                {field("client_ip", remote.address().to_string()),
+                 field("limit", static_cast<std::int64_t>(policy_.per_client.per_client()))},
+                true);
+  }
+  refuse_connection(std::move(socket), std::move(slot),
+                    fmt::format("too many open connections from this client address (at most {}, "
+                                "MAX_CONNECTIONS_PER_CLIENT); close some or retry later",
+                                policy_.per_client.per_client()),
+                    std::chrono::seconds(2));
 }
 
 }  // namespace cg::server

@@ -241,6 +241,17 @@ void metrics_registry::render(prometheus_text& out) const {
   for (const auto& [status, n] : by_status)
     out.sample("cost_guardian_ingest_refused_total", {{"status", std::to_string(status)}}, n);
 
+  out.family("cost_guardian_accept_errors_total", "counter",
+             "Failed accepts (descriptors exhausted and the like); each one makes the listener wait 50 ms, doubling "
+             "to 1 s, before accepting again");
+  out.sample("cost_guardian_accept_errors_total", {}, accept_errors());
+  out.family("cost_guardian_connections_refused_total", "counter",
+             "Connections turned away on accept: max_connections (closed at once), per_client (503)");
+  out.sample("cost_guardian_connections_refused_total", {{"reason", "max_connections"}},
+             connections_refused(connection_refusal::max_connections));
+  out.sample("cost_guardian_connections_refused_total", {{"reason", "per_client"}},
+             connections_refused(connection_refusal::per_client));
+
   out.family("cost_guardian_writer_batch_rows", "histogram", "Rows per group-commit transaction");
   out.histogram("cost_guardian_writer_batch_rows", {}, batch_rows_.read(), 1.0);
   out.family("cost_guardian_writer_commit_duration_seconds", "histogram",

@@ -75,6 +75,8 @@ class metrics_registry {
   };
 
   enum class ingest_result { created, duplicate, refused };
+  /// Why the listener turned a connection away: MAX_CONNECTIONS (closed at once) or MAX_CONNECTIONS_PER_CLIENT (503).
+  enum class connection_refusal { max_connections, per_client };
 
   metrics_registry();
 
@@ -92,9 +94,19 @@ class metrics_registry {
   void record_ingest(ingest_result result, unsigned status) noexcept;
   /// One group-commit batch (the writer's observer): rows and time from BEGIN to COMMIT returning (or failing).
   void record_batch(std::size_t rows, std::chrono::nanoseconds commit_time) noexcept;
+  /// One failed accept (EMFILE: descriptors exhausted, ENOBUFS, ...); the listener then waits before the next one.
+  void record_accept_error() noexcept { accept_errors_.fetch_add(1, std::memory_order_relaxed); }
+  /// One accepted connection turned away.
+  void record_connection_refused(connection_refusal why) noexcept {
+    connections_refused_[static_cast<std::size_t>(why)].fetch_add(1, std::memory_order_relaxed);
+  }
 
   std::uint64_t ingest_created() const noexcept { return ingest_created_.load(std::memory_order_relaxed); }
   std::uint64_t ingest_duplicate() const noexcept { return ingest_duplicate_.load(std::memory_order_relaxed); }
+  std::uint64_t accept_errors() const noexcept { return accept_errors_.load(std::memory_order_relaxed); }
+  std::uint64_t connections_refused(connection_refusal why) const noexcept {
+    return connections_refused_[static_cast<std::size_t>(why)].load(std::memory_order_relaxed);
+  }
   /// Events refused with this status (401 bad key, 429 rate limited, 400/403/404/413/415 invalid, 503 unavailable).
   std::uint64_t ingest_refused(unsigned status) const noexcept;
   /// Every status with a non-zero refused count, ascending.
@@ -102,7 +114,7 @@ class metrics_registry {
   /// Requests refused by the connection layer (refused_slot), by status, ascending; statuses never seen are left out.
   std::vector<std::pair<unsigned, std::uint64_t>> connection_refused_by_status() const;
 
-  /// Adds the request, ingest and writer-batch families to `out`.
+  /// Adds the request, ingest, connection and writer-batch families to `out`.
   void render(prometheus_text& out) const;
 
  private:
@@ -125,6 +137,8 @@ class metrics_registry {
   std::array<std::atomic<std::uint64_t>, status_count> ingest_refused_{};
   fixed_histogram batch_rows_;
   fixed_histogram commit_time_;
+  std::atomic<std::uint64_t> accept_errors_{0};
+  std::array<std::atomic<std::uint64_t>, 2> connections_refused_{};
 };
 
 }  // namespace cg::server

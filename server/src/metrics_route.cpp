@@ -80,8 +80,18 @@ std::string render_json(const services& s, const in_memory_figures& mem, const d
                                   {"exempt_paths", std::move(exempt)},
                                   {"ingest", json::object{{"rpm", limits.config().ingest.per_minute},
                                                           {"burst", limits.config().ingest.burst}}},
+                                  {"auth_failure", json::object{{"rpm", limits.config().auth_failure.per_minute},
+                                                                {"burst", limits.config().auth_failure.burst}}},
                                   {"buckets", json::object{{"admin", limits.admin_buckets().size()},
-                                                           {"ingest", limits.ingest_buckets().size()}}}}},
+                                                           {"ingest", limits.ingest_buckets().size()},
+                                                           {"auth_failure", limits.auth_failure_buckets().size()}}}}},
+      {"connections",
+       json::object{{"max", s.cfg.max_connections},
+                    {"max_per_client", s.cfg.max_connections_per_client},
+                    {"accept_errors", m.accept_errors()},
+                    {"refused_max_connections",
+                     m.connections_refused(metrics_registry::connection_refusal::max_connections)},
+                    {"refused_per_client", m.connections_refused(metrics_registry::connection_refusal::per_client)}}},
       {"counters",
        json::object{
            {"ingest_success", m.ingest_created()},
@@ -92,9 +102,10 @@ std::string render_json(const services& s, const in_memory_figures& mem, const d
            {"ingest_rate_limited", m.ingest_refused(429)},
            {"ingest_unavailable", m.ingest_refused(503)},
            {"ingest_rejected", std::move(rejected)},
-           {"rate_limit_hits", limits.admin_hits() + limits.ingest_hits()},
+           {"rate_limit_hits", limits.admin_hits() + limits.ingest_hits() + limits.auth_failure_hits()},
            {"rate_limit_hits_admin", limits.admin_hits()},
            {"rate_limit_hits_ingest", limits.ingest_hits()},
+           {"rate_limit_hits_auth_failure", limits.auth_failure_hits()},
            // Refused by the connection layer before routing: 400 malformed HTTP, 413 body or 431 headers too large.
            {"http_refused", std::move(refused_by_connection)},
        }},
@@ -143,11 +154,14 @@ std::string render_prometheus(const services& s, const in_memory_figures& mem, c
   out.family("cost_guardian_rate_limit_hits_total", "counter", "Requests refused with 429, by limiter");
   out.sample("cost_guardian_rate_limit_hits_total", {{"limiter", "admin"}}, s.limits.admin_hits());
   out.sample("cost_guardian_rate_limit_hits_total", {{"limiter", "ingest"}}, s.limits.ingest_hits());
+  out.sample("cost_guardian_rate_limit_hits_total", {{"limiter", "auth_failure"}}, s.limits.auth_failure_hits());
   out.family("cost_guardian_rate_limit_buckets", "gauge", "Token buckets held in memory, by limiter (bounded)");
   out.sample("cost_guardian_rate_limit_buckets", {{"limiter", "admin"}},
              static_cast<std::uint64_t>(s.limits.admin_buckets().size()));
   out.sample("cost_guardian_rate_limit_buckets", {{"limiter", "ingest"}},
              static_cast<std::uint64_t>(s.limits.ingest_buckets().size()));
+  out.sample("cost_guardian_rate_limit_buckets", {{"limiter", "auth_failure"}},
+             static_cast<std::uint64_t>(s.limits.auth_failure_buckets().size()));
 
   out.family("cost_guardian_pricing_info", "gauge", "The price table in force (always 1)");
   out.sample("cost_guardian_pricing_info", {{"source", mem.pricing_source}}, std::uint64_t{1});

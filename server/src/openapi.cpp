@@ -347,8 +347,9 @@ json::object operation(const router::route& r, const openapi_info& info, std::ve
   if (!has_success && problems) problems->push_back(fmt::format("{}: no success response listed", where));
   if (doc.auth != route_auth::none && !responses.contains("401"))
     responses["401"] = json::object{{"description", status_text(401)}, {"content", error_content()}};
-  const bool limited = (doc.auth == route_auth::ingest ? info.ingest_limited : info.admin_limited) &&
-                       !(info.exempt && info.exempt(r.pattern));
+  const bool limited = ((doc.auth == route_auth::ingest ? info.ingest_limited : info.admin_limited) &&
+                        !(info.exempt && info.exempt(r.pattern))) ||
+                       (doc.auth != route_auth::none && info.auth_failure_limited);
   if (limited) {
     json::object integer_header{{"schema", json::object{{"type", "integer"}}}};
     responses["429"] = json::object{

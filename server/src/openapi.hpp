@@ -20,6 +20,7 @@ struct openapi_info {
   std::string version;
   bool admin_limited = true;                          ///< RATE_LIMIT_RPM > 0
   bool ingest_limited = true;                         ///< INGEST_RPM > 0
+  bool auth_failure_limited = false;                  ///< AUTH_FAILURE_RPM > 0: keyed routes may answer 429
   std::function<bool(std::string_view path)> exempt{};  ///< RATE_LIMIT_EXEMPT; empty: none
 };
 

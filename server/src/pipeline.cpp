@@ -1,7 +1,7 @@
 #include "pipeline.hpp"
 
 #include "cg/server/log.hpp"
-
+#include "cg/server/secrets.hpp"
 
 #include <fmt/format.h>
 
@@ -68,9 +68,15 @@ void request_pipeline::seal() {
 //  4. Admin rate limit (every route except ingestion and RATE_LIMIT_EXEMPT paths), before the handler so a
 //     refused request costs no authentication, parsing or database work. Ingestion is limited per tracking token,
 //     which is inside the body: the handler asks admit_ingest() after parsing and resolving the token.
-//  5. The handler (router dispatch), inside the per-request barrier: an exception becomes a 500 that still passes
-//     step 6. (The session keeps its own barrier for failures of the pipeline itself.)
-//  6. On the way out, for every answer including errors and 429s: CORS response headers, RateLimit-* headers
+//  5. Failed-authentication throttle, for keyed routes (admin and ingest): a request that does not present the
+//     route's valid key takes from its client address's AUTH_FAILURE bucket (after step 1, so a proxy's clients are
+//     told apart), and once that is empty is answered 429 instead of 401: a client looping on a wrong key is
+//     stopped, and guessing shows in the metrics. A request with the valid key is never charged and never refused
+//     here, whoever else shares its address (so this cannot hide a correct guess: key length is the defence).
+//     The handler still makes the authoritative check (and answers the 401).
+//  6. The handler (router dispatch), inside the per-request barrier: an exception becomes a 500 that still passes
+//     step 7. (The session keeps its own barrier for failures of the pipeline itself.)
+//  7. On the way out, for every answer including errors and 429s: CORS response headers, RateLimit-* headers
 //     (and Retry-After), then the request counters and latency histogram, once, just before the session writes.
 void request_pipeline::handle(const request_ptr& ctx, const responder& respond) const {
   if (!proxies_.empty()) ctx->client_ip = proxies_.client_address(ctx->client_ip, forwarded_for(ctx->req));
@@ -93,6 +99,7 @@ void request_pipeline::handle(const request_ptr& ctx, const responder& respond) 
 
   if (answer_preflight) return out(preflight(*ctx, matched.allow));
   if (!admit_admin(ctx, matched, out)) return;
+  if (!admit_auth_failure(ctx, matched, out)) return;
 
   try {
     routes_.dispatch(ctx, matched, out);
@@ -120,6 +127,26 @@ bool request_pipeline::admit_admin(const request_ptr& ctx, const router::match_r
   ctx->rate_limit = decision;
   if (decision.allowed) return true;
   out(rate_limited_response(*ctx, limits_.config().admin, decision, "admin requests"));
+  return false;
+}
+
+bool request_pipeline::admit_auth_failure(const request_ptr& ctx, const router::match_result& matched,
+                                          const responder& out) const {
+  if (!matched.found || !limits_.config().auth_failure.enabled()) return true;
+  switch (matched.found->doc.auth) {
+    case route_auth::none: return true;
+    case route_auth::admin:
+      if (presents_admin_key(ctx->req, cfg_.api_key)) return true;
+      break;
+    case route_auth::ingest:
+      if (constant_time_equal(ctx->req["X-Ingest-Key"], cfg_.ingest_key)) return true;  // the handlers' rule
+      break;
+  }
+  const auto decision = limits_.check_auth_failure(auth_failure_key(ctx->client_ip));
+  if (decision.allowed) return true;  // the handler answers 401
+  ctx->rate_limit = decision;
+  out(rate_limited_response(*ctx, limits_.config().auth_failure, decision,
+                            "failed authentication from this client address"));
   return false;
 }
 

@@ -35,6 +35,7 @@ class request_pipeline {
 
  private:
   bool admit_admin(const request_ptr& ctx, const router::match_result& matched, const responder& out) const;
+  bool admit_auth_failure(const request_ptr& ctx, const router::match_result& matched, const responder& out) const;
   response preflight(const request_context& ctx, const std::string& allow) const;
   void decorate(const request_context& ctx, bool cors_path, response& res) const;
 

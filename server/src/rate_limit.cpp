@@ -1,5 +1,7 @@
 #include "rate_limit.hpp"
 
+#include "client_address.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <limits>
@@ -133,7 +135,8 @@ std::size_t bucket_map::size() const {
 rate_limits::rate_limits(settings s)
     : settings_(std::move(s)),
       admin_(bucket_map::options{.limit = settings_.admin}),
-      ingest_(bucket_map::options{.limit = settings_.ingest}) {}
+      ingest_(bucket_map::options{.limit = settings_.ingest}),
+      auth_failure_(bucket_map::options{.limit = settings_.auth_failure}) {}
 
 bool rate_limits::exempt(std::string_view path) const noexcept {
   for (const auto& entry : settings_.exempt) {
@@ -156,6 +159,20 @@ rate_decision rate_limits::check_ingest(std::string_view tracking_token, std::ui
   auto d = ingest_.take(tracking_token, steady_now_ns(), cost);
   if (!d.allowed) ingest_hits_.fetch_add(1, std::memory_order_relaxed);
   return d;
+}
+
+rate_decision rate_limits::check_auth_failure(std::string_view client_key) {
+  auto d = auth_failure_.take(client_key, steady_now_ns());
+  if (!d.allowed) auth_failure_hits_.fetch_add(1, std::memory_order_relaxed);
+  return d;
+}
+
+std::string auth_failure_key(std::string_view client_address) {
+  auto address = ip_address::parse(client_address);
+  if (!address) return std::string(client_address);
+  if (address->v4) return address->to_string();
+  std::fill(address->bytes.begin() + 8, address->bytes.end(), std::uint8_t{0});
+  return address->to_string() + "/64";
 }
 
 }  // namespace cg::server

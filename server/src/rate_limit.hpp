@@ -1,6 +1,7 @@
 #pragma once
-// Token-bucket rate limits: the bucket arithmetic, a bounded sharded map of buckets, and the two limiters the
-// server runs (admin per key or client address, ingest per tracking token). No Beast here: unit tests drive it
+// Token-bucket rate limits: the bucket arithmetic, a bounded sharded map of buckets, and the three limiters the
+// server runs (admin per key or client address, ingest per tracking token, failed authentication per client
+// address). No Beast here: unit tests drive it
 // with a fake clock.
 
 #include <atomic>
@@ -106,13 +107,14 @@ class bucket_map {
 /// Monotonic nanoseconds for the limiters.
 std::int64_t steady_now_ns() noexcept;
 
-/// The server's two limiters and the paths exempt from both.
+/// The server's limiters and the paths exempt from the admin and ingest ones.
 /// Thread-safety: every member function may be called from any thread (bucket_map's guarantees; counters are atomics).
 class rate_limits {
  public:
   struct settings {
     rate_limit admin;                 ///< RATE_LIMIT_RPM / RATE_LIMIT_BURST
     rate_limit ingest;                ///< INGEST_RPM / INGEST_BURST
+    rate_limit auth_failure{};        ///< AUTH_FAILURE_RPM / AUTH_FAILURE_BURST
     std::vector<std::string> exempt{};  ///< RATE_LIMIT_EXEMPT
   };
 
@@ -128,19 +130,33 @@ class rate_limits {
   /// Ingestion, per tracking token. The handler asks after the token was found in the registry, so tokens that do
   /// not exist never create buckets. `cost`: events charged (1 for /ingest).
   rate_decision check_ingest(std::string_view tracking_token, std::uint32_t cost = 1);
+  /// A request to a keyed route that did not present its valid key, per client address (auth_failure_key). Asked
+  /// only once the key was found wrong or missing: a request with the correct key never takes from this bucket and
+  /// is never refused by it, so a guesser behind the same address (a NAT) cannot lock the key's holders out.
+  /// RATE_LIMIT_EXEMPT does not apply: only failures are charged.
+  rate_decision check_auth_failure(std::string_view client_key);
 
   const settings& config() const noexcept { return settings_; }
   const bucket_map& admin_buckets() const noexcept { return admin_; }
   const bucket_map& ingest_buckets() const noexcept { return ingest_; }
+  const bucket_map& auth_failure_buckets() const noexcept { return auth_failure_; }
   std::uint64_t admin_hits() const noexcept { return admin_hits_.load(std::memory_order_relaxed); }
   std::uint64_t ingest_hits() const noexcept { return ingest_hits_.load(std::memory_order_relaxed); }
+  std::uint64_t auth_failure_hits() const noexcept { return auth_failure_hits_.load(std::memory_order_relaxed); }
 
  private:
   settings settings_;
   bucket_map admin_;
   bucket_map ingest_;
+  bucket_map auth_failure_;
   std::atomic<std::uint64_t> admin_hits_{0};
   std::atomic<std::uint64_t> ingest_hits_{0};
+  std::atomic<std::uint64_t> auth_failure_hits_{0};
 };
+
+/// The auth_failure bucket key of a client address: the address itself for IPv4, its /64 network for IPv6 (one
+/// host commonly holds a whole /64, so per-address buckets would let it mint 2^64 of them). Text that is not an
+/// address (`unknown`) is its own key.
+std::string auth_failure_key(std::string_view client_address);
 
 }  // namespace cg::server

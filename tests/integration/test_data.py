@@ -58,7 +58,9 @@ def seeded_server(make_server, fill, env=None):
 
 
 def test_every_admin_read_requires_the_admin_key(make_server):
-    srv = make_server(env=ENV)
+    # 52 wrong keys from one address: the failed-authentication throttle (test_auth_throttle.py) would answer 429
+    # after 30; here every one must be the handler's own 401.
+    srv = make_server(env={**ENV, "AUTH_FAILURE_RPM": "0"})
     routes = [("GET", "/data"), ("GET", "/models"), ("GET", "/costs"), ("GET", "/costs/daily"),
               ("GET", "/costs/range?start=2025-01-01&end=2025-01-02"), ("GET", "/costs/summary/weekly"),
               ("GET", "/costs/summary/monthly"), ("GET", "/costs/by-model"), ("GET", "/costs/by-project"),

@@ -48,6 +48,11 @@ TEST_SUITE("server.config") {
     CHECK(c.durability_full);
     CHECK(c.tracking_token_length == 22);
     CHECK(c.threads >= 1);
+    CHECK(c.max_connections == 10'000);
+    CHECK(c.max_connections_per_client == 1024);
+    CHECK(c.connection_limit_exempt == std::vector<std::string>{"127.0.0.0/8", "::1"});
+    CHECK(c.auth_failure_rpm == 120);
+    CHECK(c.auth_failure_burst == 30);
   }
 
   TEST_CASE("flags beat the environment, which beats the .env file") {
@@ -94,7 +99,8 @@ TEST_SUITE("server.config") {
     const std::vector<std::pair<std::string, std::string>> bad = {
         {"SERVER_PORT", "abc"}, {"SERVER_PORT", "70000"}, {"TRACKING_TOKEN_LENGTH", "15"},
         {"TRACKING_TOKEN_LENGTH", "41"}, {"ENV", "staging"}, {"DURABILITY", "sometimes"},
-        {"ACCESS_LOG", "maybe"}, {"MAX_BODY_BYTES", "-1"}, {"LOG_FORMAT", "xml"}};
+        {"ACCESS_LOG", "maybe"}, {"MAX_BODY_BYTES", "-1"}, {"LOG_FORMAT", "xml"},
+        {"MAX_CONNECTIONS_PER_CLIENT", "x"}, {"CONNECTION_LIMIT_EXEMPT", "localhost"}, {"AUTH_FAILURE_RPM", "-5"}};
     for (const auto& [key, value] : bad) {
       CAPTURE(key);
       CAPTURE(value);

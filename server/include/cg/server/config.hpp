@@ -39,13 +39,17 @@ struct config {
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds body_timeout{30'000};
   std::chrono::milliseconds idle_timeout{60'000};
-  std::size_t max_connections = 10'000;
+  std::size_t max_connections = 10'000;          ///< lowered at start to what the descriptor limit allows
+  std::size_t max_connections_per_client = 1024;  ///< per peer address; 0 = off
+  std::vector<std::string> connection_limit_exempt = {"127.0.0.0/8", "::1"};  ///< IPs / CIDRs, besides proxies
   std::vector<std::string> allowed_origins;    ///< ALLOWED_ORIGINS; empty: any (development) or none (production)
   std::uint32_t rate_limit_rpm = 600;          ///< admin bucket refill per minute; 0 = off
   std::uint32_t rate_limit_burst = 120;        ///< admin bucket size
   std::vector<std::string> rate_limit_exempt;  ///< paths (and the paths below them) never limited
   std::uint32_t ingest_rpm = 600'000;          ///< per tracking token, events per minute; 0 = off
   std::uint32_t ingest_burst = 20'000;         ///< per tracking token bucket size
+  std::uint32_t auth_failure_rpm = 120;        ///< failed authentications per minute per client address; 0 = off
+  std::uint32_t auth_failure_burst = 30;       ///< failed authentications allowed at once
   std::vector<std::string> trusted_proxies;    ///< IPs / CIDRs whose X-Forwarded-For is believed
   std::size_t writer_max_batch = 1000;
   std::chrono::microseconds writer_max_delay{0};
