@@ -6,6 +6,7 @@
 #include "pipeline.hpp"
 
 #include "cg/ingest/event_row.hpp"
+#include "cg/ingest/strict_json.hpp"
 #include "cg/ingest/validation.hpp"
 #include "cg/server/log.hpp"
 #include "cg/server/secrets.hpp"
@@ -57,17 +58,23 @@ bool require_json(const request_ptr& ctx, const responder& respond) {
 }
 
 std::optional<json::object> parse_json_object(const request_ptr& ctx, const responder& respond) {
-  boost::system::error_code ec;
-  json::value body = json::parse(ctx->req.body(), ec);
-  if (ec) {
-    respond(json_error(http::status::bad_request, "body is not valid JSON", ctx->request_id, ""));
+  // Strict as an event body is: a repeated key or a number beyond the double range names its field.
+  auto parsed = ingest::parse_strict_json(ctx->req.body(), {});
+  if (parsed.error) {
+    respond(json_error(http::status::bad_request, "body is not valid JSON", ctx->request_id));
     return std::nullopt;
   }
-  if (!body.is_object()) {
-    respond(json_error(http::status::bad_request, "body must be a JSON object", ctx->request_id, ""));
+  if (!parsed.faults.empty()) {
+    const auto& fault = parsed.faults.front();
+    respond(json_error(http::status::bad_request, fault.message(), ctx->request_id,
+                       ingest::format_json_path(fault.path)));
     return std::nullopt;
   }
-  return std::move(body.as_object());
+  if (!parsed.value.is_object()) {
+    respond(json_error(http::status::bad_request, "body must be a JSON object", ctx->request_id));
+    return std::nullopt;
+  }
+  return std::move(parsed.value.as_object());
 }
 
 std::optional<std::int64_t> path_id(const request_ptr& ctx, const responder& respond) {
