@@ -97,7 +97,8 @@ batch_parse_result parse_json_batch(std::string_view body, std::string_view head
   // batch itself ambiguous.
   std::vector<const json_fault*> event_faults(events->size(), nullptr);
   for (const json_fault& fault : parsed.faults) {
-    const bool in_events = prefix == 0 || (!fault.path.empty() && fault.path.front() == json_path_step(std::string("events")));
+    const bool in_events =
+        prefix == 0 || (!fault.path.empty() && fault.path.front() == json_path_step(std::string("events")));
     const auto* index =
         in_events && fault.path.size() > prefix ? std::get_if<std::size_t>(&fault.path[prefix]) : nullptr;
     if (index == nullptr || *index >= events->size())

@@ -62,9 +62,9 @@ void request_pipeline::seal() {
 //     bucket, logs) must see the real client, so this comes first.
 //  2. Route match, without running the handler: the route's pattern labels the metrics (bounded cardinality, unlike
 //     raw paths), and its doc says which limiter applies.
-//  3. CORS preflight, answered here (204, or 403 for an origin that is not allowed, also when none is). Browsers send preflights
-//     without credentials, so they must not reach authentication, and charging them to a bucket would halve a
-//     browser client's budget and turn a 429 into an opaque CORS failure.
+//  3. CORS preflight, answered here (204, or 403 for an origin that is not allowed, also when none is). Browsers
+//     send preflights without credentials, so they must not reach authentication, and charging them to a bucket
+//     would halve a browser client's budget and turn a 429 into an opaque CORS failure.
 //  4. Admin rate limit (every route except ingestion and RATE_LIMIT_EXEMPT paths), before the handler so a
 //     refused request costs no authentication, parsing or database work. Ingestion is limited per tracking token,
 //     which is inside the body: the handler asks admit_ingest() after parsing and resolving the token.

@@ -193,7 +193,8 @@ def test_header_token_for_all_and_a_differing_body_token(shared):
 def test_repeated_keys_and_infinite_numbers_refuse_their_event_alone(shared):
     """Issues 11 and 12, in all three shapes: the event's own path, prefixed events[i]."""
     dup = f'{{"tracking_token": "{shared.token}", "model": "m", "event_id": "A", "event_id": "B"}}'
-    nested = f'{{"tracking_token": "{shared.token}", "model": "m", "usage": {{"prompt_tokens": 1, "prompt_tokens": 2}}}}'
+    nested = (f'{{"tracking_token": "{shared.token}", "model": "m", '
+              '"usage": {"prompt_tokens": 1, "prompt_tokens": 2}}')
     huge = f'{{"tracking_token": "{shared.token}", "model": "m", "meta": {{"x": [1e999]}}}}'
     for shape in ("array", "object", "ndjson"):
         good = [event(shared), event(shared)]
@@ -221,7 +222,8 @@ def test_repeated_keys_and_infinite_numbers_refuse_their_event_alone(shared):
 @pytest.mark.parametrize("raw,field", [
     ("{not json", None), ("", None), ("42", None), ('"text"', None), ("[]", "events"), ('{"events": []}', "events"),
     ('{"model": "gpt-4o"}', "events"), ('{"events": {"model": "x"}}', "events"),
-    ('{"events": [{"model": "a"}], "events": [{"model": "b"}]}', "events"), ('{"events": [{"model": "a"}], "note": 1e999}', "note"),
+    ('{"events": [{"model": "a"}], "events": [{"model": "b"}]}', "events"),
+    ('{"events": [{"model": "a"}], "note": 1e999}', "note"),
 ])
 def test_unreadable_body_is_400_and_stores_nothing(shared, raw, field):
     before = shared.event_count()

@@ -144,7 +144,8 @@ def test_log_refuses_a_repeated_key_as_ingest_does(make_server):
     assert status == 400, body
     assert body["field"] == "prompt_tokens"
     assert headers["deprecation"] == "true"
-    status, _, body = srv.admin("POST", "/log", f'{{"tracking_token": "{token}", "model": "m", "meta": {{"x": 1e999}}}}',
+    status, _, body = srv.admin("POST", "/log",
+                                f'{{"tracking_token": "{token}", "model": "m", "meta": {{"x": 1e999}}}}',
                                 headers={"Content-Type": "application/json"})
     assert (status, body.get("field")) == (400, "meta.x"), body
     assert srv.event_count() == 0
