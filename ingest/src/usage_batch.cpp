@@ -3,10 +3,11 @@
 
 #include "cg/ingest/usage_batch.hpp"
 
+#include "cg/ingest/strict_json.hpp"
+
 #include "field_readers.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
 
@@ -23,9 +24,12 @@ namespace {
 /// two levels deeper, far from it.
 constexpr std::size_t max_body_depth = 64;
 
-json::parse_options parse_options() {
-  json::parse_options options;
+/// `faults`: how many of the document's ambiguities (repeated keys, non-finite numbers) to locate. The finder keeps
+/// one per event, so a batch of `n` events needs n, plus one for a fault outside them (`{"events": [...]}`'s own).
+strict_parse_options parse_options(std::size_t faults) {
+  strict_parse_options options;
   options.max_depth = max_body_depth;
+  options.max_faults = faults;
   return options;
 }
 
@@ -47,6 +51,12 @@ batch_entry refused(std::size_t index, validation_error err) {
   return err;
 }
 
+/// Refuses one event for a fault found in it; the event's own path starts after `prefix` steps.
+batch_entry refused_for_fault(std::size_t index, const json_fault& fault, std::size_t prefix) {
+  json_fault inside{fault.what, json_path(fault.path.begin() + static_cast<std::ptrdiff_t>(prefix), fault.path.end())};
+  return refused(index, {400, format_json_path(inside.path), inside.message()});
+}
+
 /// One element of the batch, validated as POST /ingest validates a body.
 batch_entry judge(const json::value& element, std::size_t index, std::string_view header_tracking_token,
                   std::int64_t now_us, const event_limits& limits) {
@@ -61,19 +71,21 @@ batch_parse_result parse_json_batch(std::string_view body, std::string_view head
                                     std::int64_t now_us, const batch_limits& limits) {
   // One arena for the whole document: a 10 MiB batch is parsed without a heap call per value.
   json::monotonic_resource arena;
-  json::error_code ec;
-  const json::value doc = json::parse(body, ec, &arena, parse_options());
-  if (ec == json::error::too_deep)
+  const auto parsed = parse_strict_json(body, &arena, parse_options(limits.max_events + 1));
+  if (parsed.error == json::error::too_deep)
     return request_error(400, "", fmt::format("body is nested more than {} levels deep", max_body_depth));
-  if (ec) return request_error(400, "", "body is not valid JSON");
+  if (parsed.error) return request_error(400, "", "body is not valid JSON");
+  const json::value& doc = parsed.value;
 
   const json::array* events = doc.if_array();
+  std::size_t prefix = 0;  // path steps before an event's index: `[i]` in an array body, `events[i]` in the object
   if (const json::object* wrapper = doc.if_object()) {
     const json::value* member = detail::find_member(*wrapper, "events");
     if (member == nullptr) return request_error(400, "events", "events is required: an array of events");
     events = member->if_array();
     if (events == nullptr)
       return request_error(400, "events", fmt::format("events must be an array, not {}", kind_name(*member)));
+    prefix = 1;
   } else if (events == nullptr) {
     return request_error(400, "",
                          fmt::format("body must be a JSON array of events or an object {{\"events\": [...]}}, not {}",
@@ -81,10 +93,29 @@ batch_parse_result parse_json_batch(std::string_view body, std::string_view head
   }
   if (events->empty() || events->size() > limits.max_events) return count_error(events->size(), limits);
 
+  // A fault inside an event refuses that event alone; one outside every event (`"events"` given twice) makes the
+  // batch itself ambiguous.
+  std::vector<const json_fault*> event_faults(events->size(), nullptr);
+  for (const json_fault& fault : parsed.faults) {
+    const bool in_events =
+        prefix == 0 || (!fault.path.empty() && fault.path.front() == json_path_step(std::string("events")));
+    const auto* index =
+        in_events && fault.path.size() > prefix ? std::get_if<std::size_t>(&fault.path[prefix]) : nullptr;
+    if (index == nullptr || *index >= events->size())
+      return request_error(400, format_json_path(fault.path), fault.message());
+    // An element that is itself a non-finite number is refused below as not an object.
+    if (fault.path.size() > prefix + 1 && event_faults[*index] == nullptr) event_faults[*index] = &fault;
+  }
+
   std::vector<batch_entry> entries;
   entries.reserve(events->size());
-  for (std::size_t i = 0; i < events->size(); ++i)
+  for (std::size_t i = 0; i < events->size(); ++i) {
+    if (event_faults[i] != nullptr) {
+      entries.push_back(refused_for_fault(i, *event_faults[i], prefix + 1));
+      continue;
+    }
     entries.push_back(judge((*events)[i], i, header_tracking_token, now_us, limits.event));
+  }
   return entries;
 }
 
@@ -125,9 +156,8 @@ batch_parse_result parse_ndjson_batch(std::string_view body, std::string_view he
   for (std::size_t i = 0; i < lines.size(); ++i) {
     // Lines are independent (that is NDJSON's point): a line that is not JSON refuses that event only.
     json::monotonic_resource arena;
-    json::error_code ec;
-    const json::value element = json::parse(lines[i].text, ec, &arena, parse_options());
-    if (ec) {
+    const auto parsed = parse_strict_json(lines[i].text, &arena, parse_options(1));
+    if (const auto& ec = parsed.error) {
       const auto why = ec == json::error::too_deep
                            ? fmt::format("line {} is nested more than {} levels deep", lines[i].number,
                                          max_body_depth)
@@ -135,7 +165,11 @@ batch_parse_result parse_ndjson_batch(std::string_view body, std::string_view he
       entries.push_back(refused(i, {400, {}, why}));
       continue;
     }
-    entries.push_back(judge(element, i, header_tracking_token, now_us, limits.event));
+    if (!parsed.faults.empty()) {
+      entries.push_back(refused_for_fault(i, parsed.faults.front(), 0));
+      continue;
+    }
+    entries.push_back(judge(parsed.value, i, header_tracking_token, now_us, limits.event));
   }
   return entries;
 }

@@ -4,12 +4,13 @@
 
 #include "cg/ingest/validation.hpp"
 
+#include "cg/ingest/strict_json.hpp"
+
 #include "field_readers.hpp"
 #include "number_text.hpp"
 #include "token_counts.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parser.hpp>
 #include <boost/json/serializer.hpp>
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
@@ -288,17 +289,18 @@ parse_result parse_event_text(std::string_view body, std::string_view header_tra
   unsigned char value_storage[4096];
   json::monotonic_resource resource(value_storage, sizeof value_storage);
   unsigned char parser_storage[1024];
-  json::parse_options options;
+  strict_parse_options options;
   options.max_depth = max_body_depth;
-  json::parser parser(json::storage_ptr(), options, parser_storage);
-  parser.reset(&resource);
-  json::error_code ec;
-  parser.write(body.data(), body.size(), ec);
-  if (ec == json::error::too_deep) {
+  auto parsed = parse_strict_json(body, &resource, options, parser_storage, sizeof parser_storage);
+  if (parsed.error == json::error::too_deep) {
     return validation_error{400, {}, fmt::format("body is nested more than {} levels deep", max_body_depth)};
   }
-  if (ec) return validation_error{400, {}, "body is not valid JSON"};
-  const json::value value = parser.release();
+  if (parsed.error) return validation_error{400, {}, "body is not valid JSON"};
+  if (!parsed.faults.empty()) {
+    const json_fault& fault = parsed.faults.front();
+    return validation_error{400, format_json_path(fault.path), fault.message()};
+  }
+  const json::value& value = parsed.value;
   // Money is read from the digits the client sent. Integers are exact in the DOM already; only a cost given as a
   // double needs the text, which costs a second (DOM-less) pass over the body.
   std::vector<std::pair<std::string, std::string>> texts;

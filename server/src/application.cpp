@@ -73,6 +73,13 @@ void flush_logs_periodically(net::steady_timer& timer) {
   });
 }
 
+/// True for 127.0.0.0/8, ::1 and ::ffff:127.x.y.z: only this machine can connect.
+bool is_loopback(const net::ip::address& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped())
+    return net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6()).is_loopback();
+  return address.is_loopback();
+}
+
 std::string url_host(const std::string& host) {
   if (host == "0.0.0.0" || host == "::" || host.empty()) return "localhost";
   if (host.find(':') != std::string::npos) return "[" + host + "]";
@@ -213,6 +220,26 @@ int serve(config cfg) {
                 {field("reason", "DATABASE_URL is neither postgresql://... nor sqlite:PATH; using the SQLite file"),
                  field("database", where.describe())},
                 true);
+  // Development mode trusts its caller: any browser origin may call the API, and the keys may have been generated
+  // and printed. On an address other machines can reach, say so where the operator looks (the log and the
+  // terminal); it is not refused, since a container must listen on 0.0.0.0 to be reachable at all.
+  const bool exposed_development = !cfg.production && !is_loopback(bound.address());
+  if (exposed_development) {
+    log().write("warn", "development_mode_exposed",
+                {field("address", bound.address().to_string()),
+                 field("port", static_cast<std::int64_t>(bound.port())),
+                 field("reason", "ENV is development (any browser origin is allowed, keys may be generated) and "
+                                 "the server listens on an address other machines can reach; set ENV=production "
+                                 "with your own API_KEY and INGEST_KEY, or HOST=127.0.0.1")},
+                true);
+    std::fprintf(stderr,
+                 "\n*** WARNING: Cost Guardian is in DEVELOPMENT mode and listening on %s, which other machines can "
+                 "reach. ***\n"
+                 "*** Any browser origin may call it%s. Use ENV=production (with API_KEY and INGEST_KEY), or "
+                 "HOST=127.0.0.1. ***\n",
+                 bound.address().to_string().c_str(),
+                 dev_keys ? ", and its keys were generated and printed below" : "");
+  }
   if (dev_keys) {
     // Development convenience only (never in production, never in the access log): the keys to paste.
     std::fprintf(stderr,

@@ -14,10 +14,16 @@ namespace {
 
 constexpr std::string_view crlf = "\r\n";
 
+// Spreadsheets skip leading whitespace before a formula and accept the full-width forms of its signs (Excel reads
+// U+FF1D "＝1+1" as "=1+1" under East Asian input settings), so those starts are neutralised too.
 bool starts_formula(std::string_view value) {
   if (value.empty()) return false;
   const char c = value.front();
-  return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
+  if (c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r' || c == '\n' || c == ' ') return true;
+  // U+FF1D ＝, U+FF0B ＋, U+FF0D －, U+FF20 ＠ in UTF-8: EF BC 9D, EF BC 8B, EF BC 8D, EF BC A0.
+  for (const std::string_view full_width : {"\xEF\xBC\x9D", "\xEF\xBC\x8B", "\xEF\xBC\x8D", "\xEF\xBC\xA0"})
+    if (value.starts_with(full_width)) return true;
+  return false;
 }
 
 void append_number_cell(std::string& out, std::int64_t value) { fmt::format_to(std::back_inserter(out), "{}", value); }

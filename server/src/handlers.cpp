@@ -6,6 +6,7 @@
 #include "pipeline.hpp"
 
 #include "cg/ingest/event_row.hpp"
+#include "cg/ingest/strict_json.hpp"
 #include "cg/ingest/validation.hpp"
 #include "cg/server/log.hpp"
 #include "cg/server/secrets.hpp"
@@ -57,17 +58,23 @@ bool require_json(const request_ptr& ctx, const responder& respond) {
 }
 
 std::optional<json::object> parse_json_object(const request_ptr& ctx, const responder& respond) {
-  boost::system::error_code ec;
-  json::value body = json::parse(ctx->req.body(), ec);
-  if (ec) {
-    respond(json_error(http::status::bad_request, "body is not valid JSON", ctx->request_id, ""));
+  // Strict as an event body is: a repeated key or a number beyond the double range names its field.
+  auto parsed = ingest::parse_strict_json(ctx->req.body(), {});
+  if (parsed.error) {
+    respond(json_error(http::status::bad_request, "body is not valid JSON", ctx->request_id));
     return std::nullopt;
   }
-  if (!body.is_object()) {
-    respond(json_error(http::status::bad_request, "body must be a JSON object", ctx->request_id, ""));
+  if (!parsed.faults.empty()) {
+    const auto& fault = parsed.faults.front();
+    respond(json_error(http::status::bad_request, fault.message(), ctx->request_id,
+                       ingest::format_json_path(fault.path)));
     return std::nullopt;
   }
-  return std::move(body.as_object());
+  if (!parsed.value.is_object()) {
+    respond(json_error(http::status::bad_request, "body must be a JSON object", ctx->request_id));
+    return std::nullopt;
+  }
+  return std::move(parsed.value.as_object());
 }
 
 std::optional<std::int64_t> path_id(const request_ptr& ctx, const responder& respond) {
@@ -135,11 +142,15 @@ void handle_health(services& s, const request_ptr& ctx, const responder& respond
   const auto started = s.started_at;
   const auto table = s.prices.load(std::memory_order_acquire);
   json::object pricing_info{{"source", table->source()}, {"models", table->model_count()}};
+  // /health is public (load balancers probe it without a key). Where the database lives (a file path, a host) and
+  // the errors behind a failure (which name files and directories) help an attacker map the machine, so they are
+  // shown to the admin key only; the status, the backend and a reason without detail are enough for a probe.
+  const bool details = admin_authorized(s, ctx->req);
   const auto where = s.cfg.database();
-  json::object database_info{{"backend", where.is_postgresql() ? "postgresql" : "sqlite"},
-                             {"location", where.describe()}};
-  auto finish = [st, respond, rid = ctx->request_id, started, pricing_info, database_info](bool ok,
-                                                                                         std::string reason) {
+  json::object database_info{{"backend", where.is_postgresql() ? "postgresql" : "sqlite"}};
+  if (details) database_info["location"] = where.describe();
+  auto finish = [st, respond, rid = ctx->request_id, started, pricing_info, database_info, details](
+                    bool ok, std::string reason, const std::string& detail = {}) {
     if (st->answered.exchange(true)) return;
     // finish() runs on the writer or a read thread; the timer belongs to the IO threads, so cancel it there.
     net::post(st->timer.get_executor(), [st] { st->timer.cancel(); });
@@ -153,6 +164,10 @@ void handle_health(services& s, const request_ptr& ctx, const responder& respond
       respond(json_ok(http::status::ok, body));
     } else {
       body["status"] = "unhealthy";
+      if (details && !detail.empty())
+        reason += ": " + detail;
+      else if (detail.find("full") != std::string::npos)
+        reason += ": the disk is full";  // says what to fix without saying where
       body["reason"] = reason;
       body["request_id"] = rid;
       auto res = json_ok(http::status::service_unavailable, body);
@@ -166,13 +181,13 @@ void handle_health(services& s, const request_ptr& ctx, const responder& respond
   });
   auto& reads = s.reads;
   const auto status = s.writer.probe([finish, &reads](bool ok, const std::string& error) {
-    if (!ok) return finish(false, "database write failed: " + error);
+    if (!ok) return finish(false, "database write failed", error);
     reads.post([finish](storage::connection& db) {
       try {
         db.check_read();
         finish(true, "");
       } catch (const std::exception& e) {
-        finish(false, std::string("database read failed: ") + e.what());
+        finish(false, "database read failed", e.what());
       }
     });
   });

@@ -76,6 +76,8 @@ std::string to_json_text(const boost::json::value& value);
 response json_response(http::status status, std::string body);
 
 /// The one shape of every error: {"error", "message", "request_id"[, "field"]}. Sets Retry-After for 429/503.
+/// `field` is the JSON path of the field at fault; absent or empty (an error about the body or request as a whole)
+/// leaves the key out, never `"field": ""`.
 response json_error(http::status status, std::string_view message, std::string_view request_id,
                     std::optional<std::string_view> field = std::nullopt);
 

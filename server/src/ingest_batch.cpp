@@ -180,7 +180,7 @@ void handle_ingest_batch(services& s, const request_ptr& ctx, const responder& r
                     fmt::format("the body inflates to more than {} bytes (BATCH_MAX_BYTES)", s.cfg.batch_max_bytes),
                     std::nullopt);
     if (inflated.status == inflate_result::outcome::corrupt)
-      return refuse(http::status::bad_request, "body is not valid gzip (Content-Encoding: gzip)", "");
+      return refuse(http::status::bad_request, "body is not valid gzip (Content-Encoding: gzip)", std::nullopt);
     body = inflated.body;
   }
 

@@ -62,9 +62,9 @@ void request_pipeline::seal() {
 //     bucket, logs) must see the real client, so this comes first.
 //  2. Route match, without running the handler: the route's pattern labels the metrics (bounded cardinality, unlike
 //     raw paths), and its doc says which limiter applies.
-//  3. CORS preflight, answered here (204, or 403 for an origin that is not allowed). Browsers send preflights
-//     without credentials, so they must not reach authentication, and charging them to a bucket would halve a
-//     browser client's budget and turn a 429 into an opaque CORS failure.
+//  3. CORS preflight, answered here (204, or 403 for an origin that is not allowed, also when none is). Browsers
+//     send preflights without credentials, so they must not reach authentication, and charging them to a bucket
+//     would halve a browser client's budget and turn a 429 into an opaque CORS failure.
 //  4. Admin rate limit (every route except ingestion and RATE_LIMIT_EXEMPT paths), before the handler so a
 //     refused request costs no authentication, parsing or database work. Ingestion is limited per tracking token,
 //     which is inside the body: the handler asks admit_ingest() after parsing and resolving the token.
@@ -83,7 +83,11 @@ void request_pipeline::handle(const request_ptr& ctx, const responder& respond) 
 
   const auto matched = routes_.match(ctx);
   const bool cors_path = cors_.enabled() && cors_policy::applies_to(ctx->path);
-  const bool answer_preflight = cors_path && !matched.found && !matched.allow.empty() && is_preflight(ctx->req);
+  // A preflight is answered even when no origin can be allowed (production without ALLOWED_ORIGINS): a 403 with
+  // the reason tells whoever sets up a browser client what to change, where a 405 would send them looking for a
+  // missing route.
+  const bool answer_preflight =
+      cors_policy::applies_to(ctx->path) && !matched.found && !matched.allow.empty() && is_preflight(ctx->req);
 
   std::size_t slot = metrics_.unmatched_slot();
   if (matched.found)
@@ -154,7 +158,11 @@ response request_pipeline::preflight(const request_context& ctx, const std::stri
   const auto origin = ctx.req[http::field::origin];
   if (!cors_.allows(origin)) {
     auto res = json_error(http::status::forbidden,
-                          fmt::format("origin '{}' is not allowed (ALLOWED_ORIGINS)", std::string(origin)),
+                          cors_.enabled() ? fmt::format("origin '{}' is not allowed (ALLOWED_ORIGINS)",
+                                                        std::string(origin))
+                                          : fmt::format("origin '{}' is not allowed: no origin is (ALLOWED_ORIGINS "
+                                                        "is empty, and production allows none by default)",
+                                                        std::string(origin)),
                           ctx.request_id);
     res.set(http::field::vary, "Origin");
     return res;

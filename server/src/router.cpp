@@ -164,7 +164,7 @@ response json_error(http::status status, std::string_view message, std::string_v
   body["error"] = message;
   body["message"] = message;
   body["request_id"] = request_id;
-  if (field) body["field"] = *field;
+  if (field && !field->empty()) body["field"] = *field;
   auto res = json_response(status, to_json_text(body));
   if (status == http::status::service_unavailable || status == http::status::too_many_requests)
     res.set(http::field::retry_after, "1");

@@ -30,6 +30,20 @@ def test_health(server):
     assert body["status"] == "healthy"
 
 
+def test_health_shows_where_the_database_is_to_the_admin_key_only(server):
+    # Public (load balancers probe it without a key), so the database's path is not shown there (issue 12).
+    for headers in ({}, {"X-API-Key": "wrong"}):
+        status, _, body = server.request("GET", "/health", headers=headers)
+        assert status == 200
+        assert body["database"] == {"backend": server.backend}
+        assert str(server.data_dir) not in str(body)
+    status, _, body = server.admin("GET", "/health")
+    assert status == 200
+    assert body["database"]["backend"] == server.backend and body["database"]["location"]
+    status, _, body = server.request("GET", "/health", headers={"Authorization": f"Bearer {server.api_key}"})
+    assert body["database"]["location"]
+
+
 def test_head_ping_has_no_body_and_keeps_the_connection(server):
     conn = server.connection()
     try:

@@ -359,3 +359,26 @@ def test_no_secret_is_ever_logged(server):
     output = server.stdout_text() + server.stderr_text()
     for secret in [server.api_key, server.ingest_key, token, "wrong-ingest-9", "wrong-admin-key-9"]:
         assert secret not in output, f"{secret!r} appears in the log"
+
+
+# ---- safe defaults (issue 12) -----------------------------------------------------------------------------------
+
+def test_development_on_a_reachable_address_warns_in_the_log_and_on_stderr(make_server):
+    srv = make_server(args=["--host", "0.0.0.0"])
+    srv.stop()
+    [warning] = [e for e in srv.log_records() if e.get("event") == "development_mode_exposed"]
+    assert warning["level"] == "warn"
+    assert warning["address"] == "0.0.0.0"
+    assert "HOST=127.0.0.1" in warning["reason"] and "ENV=production" in warning["reason"]
+    assert "WARNING" in srv.stderr_text() and "DEVELOPMENT mode" in srv.stderr_text()
+
+
+@pytest.mark.parametrize("env,args", [({}, ["--host", "127.0.0.1"]), ({}, ["--host", "::1"]),
+                                      ({"ENV": "production"}, ["--host", "0.0.0.0"])])
+def test_loopback_or_production_does_not_warn(make_server, env, args):
+    srv = make_server(env=env, args=args, start=False)
+    srv.start(wait_healthy=args[1] != "::1")  # the test client speaks IPv4 to 127.0.0.1
+    time.sleep(0.3)  # the warning would follow the first line at once
+    srv.stop()
+    assert not [e for e in srv.log_records() if e.get("event") == "development_mode_exposed"]
+    assert "DEVELOPMENT mode" not in srv.stderr_text()

@@ -83,9 +83,17 @@ def test_allowed_origins_in_production(make_server):
 
 def test_production_without_allowed_origins_allows_none(make_server):
     srv = make_server(env={"ENV": "production"})
-    status, headers, _ = preflight(srv, "/metrics", APP)
-    assert status == 405  # no CORS at all: OPTIONS is just a method the route does not have
+    status, headers, body = preflight(srv, "/metrics", APP)
+    # The 403 docs/api.md promises for an origin that is not allowed (issue 12), not a 405, with the reason.
+    assert status == 403, body
+    assert "ALLOWED_ORIGINS" in body["error"] and "field" not in body
     assert "access-control-allow-origin" not in headers
+    assert "access-control-allow-methods" not in headers
+    # OPTIONS that is not a preflight (no Access-Control-Request-Method) stays a plain 405.
+    status, headers, _ = srv.request("OPTIONS", "/metrics", headers={"Origin": APP})
+    assert status == 405
+    # Ingestion paths never take part in CORS, preflight or not.
+    assert preflight(srv, "/ingest", APP, method="POST")[0] == 405
     status, headers, _ = srv.admin("GET", "/metrics", headers={"Origin": APP})
     assert status == 200 and "access-control-allow-origin" not in headers
 

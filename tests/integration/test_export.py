@@ -28,7 +28,8 @@ TEXT_COLUMNS = {"event_id", "token_label", "provider", "model", "cost_source", "
                 "user", "feature", "environment", "session_type", "session_id", "meta"}
 # Cells a spreadsheet would run as formulas, and cells that need RFC 4180 quoting.
 NASTY = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2+3", "@SUM(A1:A9)", "\tindented", "\rcarriage",
-         "comma, inside", "quote \" inside", "two\nlines", "ünïcödé ✓ 日本", "plain"]
+         "comma, inside", "quote \" inside", "two\nlines", "ünïcödé ✓ 日本", "plain",
+         " =1+1", "\n=1+1", "＝1+1", "＋1", "－1", "＠SUM(A1)", "Ａ full-width but harmless"]
 
 
 def export(srv, **params):
@@ -54,7 +55,7 @@ def iso(us):
 
 
 def neutral(value):
-    return "'" + value if value and value[0] in "=+-@\t\r" else value
+    return "'" + value if value and value[0] in "=+-@\t\r\n ＝＋－＠" else value
 
 
 def db_rows(srv, where="TRUE", args=()):
@@ -120,10 +121,10 @@ def test_every_row_and_the_totals_match_the_database(seeded):
                    "reasoning_tokens"):
         i = HEADER.index(column)
         assert sum(int(r[i]) for r in rows[1:]) == srv.rows(f"SELECT sum({column}) FROM usage_events")[0][0]
-    # CRLF ends every record; the only bare LF is the one inside the quoted "two\nlines" cells.
+    # CRLF ends every record; the only bare LFs are the ones inside the quoted "two\nlines" and "'\n=1+1" cells.
     records = len(rows)
     assert raw.count(b"\r\n") == records
-    assert raw.count(b"\n") - raw.count(b"\r\n") == raw.count(b"two\nlines")
+    assert raw.count(b"\n") - raw.count(b"\r\n") == raw.count(b"two\nlines") + raw.count(b"'\n=1+1")
 
 
 def test_formula_cells_are_neutralised_and_numbers_are_not(seeded):

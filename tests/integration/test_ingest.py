@@ -365,6 +365,55 @@ def test_non_finite_cost(shared):
     assert shared.event_count() == before
 
 
+def ingest_text(srv, text, path="/ingest", headers=None):
+    hdrs = {"X-Ingest-Key": srv.ingest_key, "Content-Type": "application/json"}
+    hdrs.update(headers or {})
+    return srv.request("POST", path, text, hdrs)
+
+
+@pytest.mark.parametrize("fields,field", [
+    ('"event_id": "A", "event_id": "B"', "event_id"),
+    ('"prompt_tokens": -1, "prompt_tokens": 10', "prompt_tokens"),
+    ('"prompt_tokens": 10, "prompt_tokens": 10', "prompt_tokens"),  # equal values too
+    ('"usage": {"prompt_tokens": 5, "prompt_tokens": 7}', "usage.prompt_tokens"),
+    ('"usage": {"prompt_tokens_details": {"cached_tokens": 1, "cached_tokens": 2}}',
+     "usage.prompt_tokens_details.cached_tokens"),
+    ('"meta": {"a": [{"b": 1}, {"c": 1, "c": 2}]}', "meta.a[1].c"),
+])
+def test_a_repeated_key_anywhere_is_400_naming_it(shared, fields, field):
+    """Issue 12: Boost.JSON would keep the last value silently."""
+    before = shared.event_count()
+    status, _, body = ingest_text(shared, f'{{"tracking_token": "{shared.token}", "model": "m", {fields}}}')
+    assert status == 400, body
+    assert body["field"] == field, body
+    assert "more than once" in body["error"]
+    assert shared.event_count() == before
+
+
+@pytest.mark.parametrize("fields,field", [
+    ('"meta": {"x": 1e999}', "meta.x"),
+    ('"meta": {"x": [1, -1e999]}', "meta.x[1]"),
+    ('"usage": {"prompt_tokens": 1e999}', "usage.prompt_tokens"),
+    ('"completion_tokens": -1e400', "completion_tokens"),
+])
+def test_a_number_beyond_double_range_anywhere_is_400_naming_it(shared, fields, field):
+    """Issue 11: 1e999 parses as infinity; it is refused wherever it is, with the field's path."""
+    before = shared.event_count()
+    status, _, body = ingest_text(shared, f'{{"tracking_token": "{shared.token}", "model": "m", {fields}}}')
+    assert (status, body.get("field")) == (400, field), body
+    assert shared.event_count() == before
+
+
+@pytest.mark.parametrize("text", ["{not json", "", "[1, 2]", "NaN", '{"model": Infinity}', '{"x": -Infinity}',
+                                  "1e999"])
+def test_an_error_about_no_field_has_no_field_key(shared, text):
+    """Issue 11: never "field": "" (a client that shows the field would show nothing)."""
+    status, _, body = ingest_text(shared, text)
+    assert status == 400, body
+    assert "field" not in body, body
+    assert body["error"]
+
+
 def test_limits_are_inclusive(shared):
     """The documented maxima themselves are accepted."""
     stored = ingest_ok(shared, {

@@ -190,11 +190,40 @@ def test_header_token_for_all_and_a_differing_body_token(shared):
     assert status == 207 and body["results"][0]["field"] == "events[0].tracking_token", body
 
 
+def test_repeated_keys_and_infinite_numbers_refuse_their_event_alone(shared):
+    """Issues 11 and 12, in all three shapes: the event's own path, prefixed events[i]."""
+    dup = f'{{"tracking_token": "{shared.token}", "model": "m", "event_id": "A", "event_id": "B"}}'
+    nested = (f'{{"tracking_token": "{shared.token}", "model": "m", '
+              '"usage": {"prompt_tokens": 1, "prompt_tokens": 2}}')
+    huge = f'{{"tracking_token": "{shared.token}", "model": "m", "meta": {{"x": [1e999]}}}}'
+    for shape in ("array", "object", "ndjson"):
+        good = [event(shared), event(shared)]
+        parts = [json.dumps(good[0]), dup, nested, huge, json.dumps(good[1])]
+        if shape == "array":
+            status, _, body = post_batch(shared, "[" + ",".join(parts) + "]")
+        elif shape == "object":
+            status, _, body = post_batch(shared, '{"events": [' + ",".join(parts) + "]}")
+        else:
+            status, _, body = post_batch(shared, "\n".join(parts), content_type="application/x-ndjson")
+        assert status == 207, (shape, body)
+        assert (body["accepted"], body["rejected"]) == (2, 3), (shape, body)
+        results = body["results"]
+        assert [r["status"] for r in results] == [201, 400, 400, 400, 201], (shape, body)
+        assert results[1]["field"] == "events[1].event_id"
+        assert "more than once" in results[1]["error"]
+        assert results[2]["field"] == "events[2].usage.prompt_tokens"
+        assert results[3]["field"] == "events[3].meta.x[0]"
+        for result, ev in zip((results[0], results[4]), good):
+            assert stored(shared, result["id"])[1] == ev["event_id"]
+
+
 # ---- refused as a whole -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("raw,field", [
-    ("{not json", ""), ("", ""), ("42", ""), ('"text"', ""), ("[]", "events"), ('{"events": []}', "events"),
+    ("{not json", None), ("", None), ("42", None), ('"text"', None), ("[]", "events"), ('{"events": []}', "events"),
     ('{"model": "gpt-4o"}', "events"), ('{"events": {"model": "x"}}', "events"),
+    ('{"events": [{"model": "a"}], "events": [{"model": "b"}]}', "events"),
+    ('{"events": [{"model": "a"}], "note": 1e999}', "note"),
 ])
 def test_unreadable_body_is_400_and_stores_nothing(shared, raw, field):
     before = shared.event_count()
@@ -292,7 +321,7 @@ def test_gzip_bomb_is_413(shared):
 
 def test_broken_gzip_is_400(shared):
     status, _, body = post_batch(shared, b"this is not gzip", encoding="gzip")
-    assert status == 400 and body["field"] == "", body
+    assert status == 400 and "field" not in body, body
     good = gzip.compress(json.dumps([event(shared)]).encode())
     status, _, body = post_batch(shared, good[:-6], encoding="gzip")
     assert status == 400, body

@@ -134,3 +134,20 @@ def test_log_errors_keep_the_deprecation_header(make_server):
     status, headers, body = srv.admin("POST", "/log", event(token))
     assert status == 403 and headers["deprecation"] == "true"
     assert srv.event_count() == 0
+
+
+def test_log_refuses_a_repeated_key_as_ingest_does(make_server):
+    """Issue 12 on the legacy route: the same strict parse, and the Deprecation header on the error."""
+    srv = make_server()
+    token = srv.create_token("log-dup")["token"]
+    status, headers, body = srv.admin("POST", "/log", f'{{"tracking_token": "{token}", "model": "m", '
+                                                      f'"prompt_tokens": -1, "prompt_tokens": 10}}',
+                                      headers={"Content-Type": "application/json"})
+    assert status == 400, body
+    assert body["field"] == "prompt_tokens"
+    assert headers["deprecation"] == "true"
+    status, _, body = srv.admin("POST", "/log",
+                                f'{{"tracking_token": "{token}", "model": "m", "meta": {{"x": 1e999}}}}',
+                                headers={"Content-Type": "application/json"})
+    assert (status, body.get("field")) == (400, "meta.x"), body
+    assert srv.event_count() == 0

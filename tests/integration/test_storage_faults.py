@@ -8,6 +8,7 @@ frees the space. Set CG_TEST_DISK_FULL=fsize to force the fallback.
 """
 import ctypes
 import errno
+import json
 import os
 import resource
 import signal
@@ -234,6 +235,14 @@ def test_health_is_503_while_events_cannot_be_stored(small_disk, tmp_path):
     assert status == 503, body
     assert body["status"] == "unhealthy" and body["reason"]
     assert "retry-after" in headers
+    # Without the admin key: why, but not where (issue 12): no path in the reason, no database location.
+    assert "/" not in body["reason"] and str(srv.data_dir) not in json.dumps(body), body
+    assert "location" not in body["database"]
+    assert "full" in body["reason"], body
+    # With it, the detail an operator needs.
+    status, _, body = srv.admin("GET", "/health")
+    assert status == 503, body
+    assert body["database"]["location"] and body["reason"].startswith("database write failed: "), body
     small_disk.free()
     status, _, body = wait_health(srv, 200)
     assert status == 200, body

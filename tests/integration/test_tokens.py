@@ -264,3 +264,15 @@ def test_bearer_key_is_accepted(shared):
     # The scheme name is case-insensitive (RFC 9110).
     status, _, _ = shared.request("GET", "/ingest/tokens", None, {"Authorization": f"bearer {shared.api_key}"})
     assert status == 200
+
+
+def test_token_bodies_are_parsed_strictly_and_errors_name_no_empty_field(server):
+    """A repeated key in an admin body is as ambiguous as in an event (issue 12); not JSON has no field (issue 11)."""
+    hdrs = {"Content-Type": "application/json"}
+    status, _, body = server.admin("POST", "/ingest/tokens", '{"label": "a", "label": "b"}', headers=hdrs)
+    assert (status, body.get("field")) == (400, "label"), body
+    status, _, body = server.admin("POST", "/ingest/tokens", '{"label": "a", "n": 1e999}', headers=hdrs)
+    assert (status, body.get("field")) == (400, "n"), body
+    for text in ("{not json", "[]"):
+        status, _, body = server.admin("POST", "/ingest/tokens", text, headers=hdrs)
+        assert status == 400 and "field" not in body, body

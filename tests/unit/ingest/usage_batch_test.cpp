@@ -108,6 +108,38 @@ TEST_SUITE("ingest.batch") {
     event_at(all, 3);
   }
 
+  TEST_CASE("a repeated key or a non-finite number refuses its event alone, in every shape (issues 11, 12)") {
+    const std::string dup = R"({"tracking_token":"tok","model":"m","event_id":"A","event_id":"B"})";
+    const std::string nested = R"({"tracking_token":"tok","model":"m","usage":{"prompt_tokens":1,"prompt_tokens":2}})";
+    const std::string huge = R"({"tracking_token":"tok","model":"m","meta":{"x":[1e999]}})";
+    const std::string events = good_a + "," + dup + "," + nested + "," + huge + "," + good_b;
+    const auto array = entries("[" + events + "]");
+    const auto object = entries(R"({"events":[)" + events + "]}");
+    const auto ndjson =
+        entries(good_a + "\n" + dup + "\n" + nested + "\n" + huge + "\n" + good_b, batch_format::ndjson);
+    for (const auto* all : {&array, &object, &ndjson}) {
+      REQUIRE(all->size() == 5);
+      event_at(*all, 0);
+      CHECK(error_at(*all, 1).field == "events[1].event_id");
+      CHECK(error_at(*all, 1).message ==
+            "events[1]: event_id is given more than once in its object; each key may appear only once");
+      CHECK(error_at(*all, 2).field == "events[2].usage.prompt_tokens");
+      CHECK(error_at(*all, 3).field == "events[3].meta.x[0]");
+      CHECK(error_at(*all, 3).message.find("finite") != std::string::npos);
+      event_at(*all, 4);
+    }
+  }
+
+  TEST_CASE("a repeat or non-finite number outside the events refuses the batch, naming it") {
+    auto err = refusal(R"({"events":[)" + good_a + R"(],"events":[)" + good_b + "]}");
+    CHECK(err.status == 400);
+    CHECK(err.field == "events");
+    err = refusal(R"({"events":[)" + good_a + R"(],"note":{"n":1e999}})");
+    CHECK(err.field == "note.n");
+    err = refusal(R"({"other":[{"a":1,"a":2}],"events":[)" + good_a + "]}");
+    CHECK(err.field == "other[0].a");
+  }
+
   TEST_CASE("a body that is not a batch is refused as a whole") {
     SUBCASE("not JSON") {
       const auto e = refusal("[{\"model\":");

@@ -2,6 +2,7 @@
 #include "cg/ingest/batch_results.hpp"
 #include "cg/ingest/event_row.hpp"
 #include "cg/ingest/group_commit_writer.hpp"
+#include "cg/ingest/strict_json.hpp"
 #include "cg/ingest/token_registry.hpp"
 #include "cg/ingest/usage_batch.hpp"
 #include "cg/ingest/usage_event.hpp"
@@ -192,8 +193,43 @@ TEST_CASE("unknown top-level fields are ignored; JSON null reads as absent") {
   CHECK(e.provider.empty());
 }
 
-TEST_CASE("a key given twice: the last one wins (the JSON parser's rule)") {
-  CHECK(accepted(event_with(R"("prompt_tokens":1,"prompt_tokens":2)")).input_tokens == 2);
+TEST_CASE("a key given twice anywhere in the body is a 400 naming its path (issue 12)") {
+  check_rejects(event_with(R"("prompt_tokens":1,"prompt_tokens":2)"), "prompt_tokens");
+  check_rejects(event_with(R"("prompt_tokens":-1,"prompt_tokens":10)"), "prompt_tokens");
+  check_rejects(R"({"tracking_token":"tok","model":"m","event_id":"A","event_id":"B"})", "event_id");
+  check_rejects(R"({"model":"a","tracking_token":"tok","model":"b"})", "model");
+  check_rejects(event_with(R"("usage":{"prompt_tokens":1,"completion_tokens":2,"prompt_tokens":3})"),
+                "usage.prompt_tokens");
+  check_rejects(event_with(R"("usage":{"prompt_tokens_details":{"cached_tokens":1,"cached_tokens":2}})"),
+                "usage.prompt_tokens_details.cached_tokens");
+  check_rejects(event_with(R"("meta":{"a":{"b":[{"x":1},{"y":1,"y":1}]}})"), "meta.a.b[1].y");
+  // Equal values too: the body still says one thing twice, and which one was meant is not ours to guess.
+  check_rejects(event_with(R"("user":"u","user":"u")"), "user");
+  // A key written with an escape is the same key.
+  check_rejects(event_with(R"("user":"u","user":"v")"), "user");
+  const auto error = rejected(event_with(R"("prompt_tokens":-1,"prompt_tokens":10)"));
+  CHECK(error.message.find("more than once") != std::string::npos);
+  SUBCASE("the same key in different objects is no repeat") {
+    const auto e = accepted(event_with(R"("user":"u","meta":{"user":"x","n":{"user":1}},"project":"p")"));
+    CHECK(e.user == "u");
+  }
+}
+
+TEST_CASE("a number beyond the double range anywhere in the body is a 400 naming its path (issue 11)") {
+  check_rejects(event_with(R"("meta":{"x":1e999})"), "meta.x");
+  check_rejects(event_with(R"("meta":{"x":[0,-1e999]})"), "meta.x[1]");
+  check_rejects(event_with(R"("usage":{"prompt_tokens":1e999})"), "usage.prompt_tokens");
+  check_rejects(event_with(R"("cost_usd":-1e999)"), "cost_usd");
+  SUBCASE("NaN and Infinity are not JSON: a 400 naming no field") {
+    for (std::string_view v : {"NaN", "Infinity", "-Infinity", "nan", "inf"}) {
+      const auto error = rejected(event_with(std::string(R"("cost_usd":)") + std::string(v)));
+      CHECK(error.field.empty());
+      CHECK(error.message == "body is not valid JSON");
+    }
+  }
+  SUBCASE("tiny numbers round to zero and are fine") {
+    CHECK(accepted(event_with(R"("meta":{"x":1e-999})")).meta.has_value());
+  }
 }
 
 // ---------------------------------------------------------------------------------------------- tracking token

@@ -45,6 +45,18 @@ TEST_CASE("cells a spreadsheet would run as formulas get a leading apostrophe") 
   CHECK(cell("\rx") == "\"'\rx\"");
   CHECK(cell("=1,2") == "\"'=1,2\"");
   CHECK(cell("a=1") == "a=1");  // only the first character matters
+  SUBCASE("a leading space or line feed, and the full-width signs (issue 12)") {
+    CHECK(cell(" =1+1") == "' =1+1");
+    CHECK(cell(" plain") == "' plain");
+    CHECK(cell("\n=1+1") == "\"'\n=1+1\"");
+    CHECK(cell("\xEF\xBC\x9D" "1+1") == "'\xEF\xBC\x9D" "1+1");        // ＝1+1
+    CHECK(cell("\xEF\xBC\x8B" "1") == "'\xEF\xBC\x8B" "1");            // ＋1
+    CHECK(cell("\xEF\xBC\x8D" "1") == "'\xEF\xBC\x8D" "1");            // －1
+    CHECK(cell("\xEF\xBC\xA0" "SUM(A1)") == "'\xEF\xBC\xA0" "SUM(A1)");  // ＠SUM(A1)
+    // Other full-width characters, and the same signs later in the cell, are left alone.
+    CHECK(cell("\xEF\xBC\xA1" "BC") == "\xEF\xBC\xA1" "BC");  // ＡBC
+    CHECK(cell("a \xEF\xBC\x9D") == "a \xEF\xBC\x9D");
+  }
 }
 
 TEST_CASE("an event row: header order, ISO timestamps, exact cost, label next to id, CRLF") {
