@@ -2,6 +2,7 @@
 // The finance CSV: RFC 4180 encoding with spreadsheet formula injection neutralised, the event and report layouts,
 // and the chunk sources that stream an export page by page from the read pool.
 
+#include "csv_cell.hpp"
 #include "http.hpp"
 #include "read_pool.hpp"
 
@@ -20,13 +21,6 @@
 
 namespace cg::server {
 
-/// Appends one text cell (no separator). A cell that a spreadsheet would run as a formula — one starting with `=`,
-/// `+`, `-`, `@`, a tab, a carriage return, a line feed, a space, or the full-width `＝ ＋ － ＠` (U+FF1D, U+FF0B,
-/// U+FF0D, U+FF20) — gets a leading `'` (OWASP's advice), so it shows as the text it is.
-/// Then, per RFC 4180, a cell holding `"`, `,`, CR or LF is quoted with its quotes doubled. Null is an empty cell.
-void append_text_cell(std::string& out, std::string_view value);
-void append_text_cell(std::string& out, const std::string& value);
-void append_text_cell(std::string& out, const std::optional<std::string>& value);
 
 /// The header row of the event export, CRLF-terminated.
 std::string_view event_csv_header();
