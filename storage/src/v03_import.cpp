@@ -197,8 +197,9 @@ struct old_usage_row {
 /// Reads `usage_log` in rowid order, converting each row; the column set is checked first.
 class usage_log_reader {
  public:
-  /// `describe`, when given, gets the file's generation and the columns nobody reads.
-  usage_log_reader(database& db, v03_report* describe) {
+  /// `describe`, when given, gets the file's generation and the columns nobody reads; `observer` hears of the
+  /// rows read every few thousand, and of the last.
+  usage_log_reader(database& db, v03_report* describe, const migration_observer& observer) : observer_(observer) {
     old_columns columns(db, "usage_log");
     (void)columns.optional("id");  // the rowid alias: ids are taken from the rowid itself
     const std::string sql =
@@ -215,13 +216,16 @@ class usage_log_reader {
     total_ = count_rows(db, "usage_log");
   }
 
-  std::int64_t total() const { return total_; }
-
   bool next(old_usage_row& row) {
     if (!query_->step()) return false;
+    ++read_;
+    if (observer_.on_progress && (read_ % progress_every == 0 || read_ == total_))
+      observer_.on_progress(read_, total_);
     const statement& q = *query_;
     row.rowid = q.column_int64(0);
-    const auto value = [&](int column, std::string_view name) { return old_value(q, column, "usage_log", name, row.rowid); };
+    const auto value = [&](int column, std::string_view name) {
+      return old_value(q, column, "usage_log", name, row.rowid);
+    };
 
     row.ts_us = *value(1, "timestamp").time_us();
     row.model = std::string(trim(value(2, "model").text().value_or("")));
@@ -249,8 +253,10 @@ class usage_log_reader {
   }
 
  private:
+  const migration_observer& observer_;
   std::optional<statement> query_;
   std::int64_t total_ = 0;
+  std::int64_t read_ = 0;
 };
 
 void add_to(v03_totals& totals, const old_usage_row& row) {
@@ -322,14 +328,13 @@ class upgrader {
   }
 
   void import_usage() {
-    usage_log_reader reader(db_, &report_);
+    usage_log_reader reader(db_, &report_, observer_);
     statement insert(db_,
-                     "INSERT INTO usage_events (id, ts, received_at, token_id, event_id, provider, model, input_tokens, "
-                     "output_tokens, total_tokens, cost_nusd, cost_source, price_ref, source, meta) "
+                     "INSERT INTO usage_events (id, ts, received_at, token_id, event_id, provider, model, "
+                     "input_tokens, output_tokens, total_tokens, cost_nusd, cost_source, price_ref, source, meta) "
                      "VALUES (?1, ?2, ?2, ?3, ?4, 'openai', ?5, ?6, ?7, ?8, ?9, ?10, '', ?11, ?12)");
     std::set<std::pair<std::int64_t, std::string>> seen_keys;
     old_usage_row row;
-    std::int64_t done = 0;
     while (reader.next(row)) {
       std::optional<std::int64_t> token_id;
       if (row.old_token_id) token_id = resolve_token(*row.old_token_id);
@@ -355,14 +360,13 @@ class upgrader {
           .bind(11, row.source)
           .bind(12, meta);
       insert.step();
-      progress(++done, reader.total());
     }
   }
 
   /// An earlier release read none of the camelCase columns: every row it wrote has zero counts and no cost. Each of
   /// its rows gets the old row's counts, cost and source back; ids were kept, so the old rowid finds it.
   void repair_usage() {
-    usage_log_reader reader(db_, &report_);
+    usage_log_reader reader(db_, &report_, observer_);
     statement find(db_,
                    "SELECT input_tokens, output_tokens, total_tokens, cost_nusd, cost_source, source FROM usage_events "
                    "WHERE id = ?1 AND source = ?2");
@@ -370,9 +374,7 @@ class upgrader {
                      "UPDATE usage_events SET input_tokens = ?2, output_tokens = ?3, total_tokens = ?4, cost_nusd = "
                      "?5, cost_source = ?6, price_ref = '', source = ?7 WHERE id = ?1");
     old_usage_row row;
-    std::int64_t done = 0;
     while (reader.next(row)) {
-      progress(++done, reader.total());
       find.reset();
       find.bind(1, row.rowid).bind(2, earlier_import_source);
       if (!find.step()) continue;  // deleted since the earlier import: verify() counts it as missing
@@ -402,10 +404,6 @@ class upgrader {
             last_seen_at,
             (SELECT max(received_at) FROM usage_events WHERE token_id = tracking_tokens.id))
     )sql");
-  }
-
-  void progress(std::int64_t done, std::int64_t total) const {
-    if (observer_.on_progress && (done % progress_every == 0 || done == total)) observer_.on_progress(done, total);
   }
 
  private:
@@ -480,15 +478,12 @@ void compare(database& db, v03_report& report, const migration_observer& observe
     sum.step();
     report.old_cost_real_sum = sum.column_double(0);
   }
-  usage_log_reader reader(db, describe ? &report : nullptr);
+  usage_log_reader reader(db, describe ? &report : nullptr, observer);
   statement find(db,
                  "SELECT ts, model, input_tokens, output_tokens, total_tokens, cost_nusd, cost_source, source "
                  "FROM usage_events WHERE id = ?1");
   old_usage_row row;
-  std::int64_t done = 0;
   while (reader.next(row)) {
-    if (observer.on_progress && (++done % progress_every == 0 || done == reader.total()))
-      observer.on_progress(done, reader.total());
     add_to(report.before, row);
     find.reset();
     find.bind(1, row.rowid);

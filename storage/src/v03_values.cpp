@@ -89,7 +89,8 @@ std::optional<std::int64_t> iso_to_us(std::string_view text) {
   const std::chrono::year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
                                          std::chrono::day{static_cast<unsigned>(day)}};
   if (!date.ok()) return std::nullopt;
-  std::int64_t us = static_cast<std::int64_t>(std::chrono::sys_days{date}.time_since_epoch().count()) * 86'400 * us_per_second;
+  const auto days = static_cast<std::int64_t>(std::chrono::sys_days{date}.time_since_epoch().count());
+  std::int64_t us = days * 86'400 * us_per_second;
   if (in.done()) return us;
 
   if (!in.eat('T') && !in.eat('t') && !in.eat(' ')) return std::nullopt;

@@ -78,7 +78,8 @@ stored_row row_with_id(database& db, std::int64_t id) {
 
 std::string old_tables_fingerprint(database& db) {
   return query_text(db, "SELECT group_concat(x, '|') FROM (SELECT quote(id) || quote(label) || quote(token) || "
-                        "quote(active) || quote(created_at) || quote(last_seen_at) AS x FROM ingest_tokens ORDER BY id)") +
+                        "quote(active) || quote(created_at) || quote(last_seen_at) AS x FROM ingest_tokens "
+                        "ORDER BY id)") +
          "#" +
          query_text(db, "SELECT group_concat(x, '|') FROM (SELECT quote(id) || quote(timestamp) || quote(model) || "
                         "quote(promptTokens) || quote(completionTokens) || quote(totalTokens) || "
@@ -196,7 +197,8 @@ TEST_CASE("a v0.2 database: usage_log without the v0.3 columns, and api_keys") {
   db.exec(support_sql("v02_schema.sql"));
   db.exec(R"sql(
     INSERT INTO usage_log (timestamp, model, promptTokens, completionTokens, totalTokens, estimatedCostUSD)
-      VALUES ('2024-03-01T00:00:00Z', 'gpt-4o-mini', 10, 20, 30, 0.000015), ('2024-03-02 00:00:00', 'gpt-4o', 1, 2, NULL, 0.5);
+      VALUES ('2024-03-01T00:00:00Z', 'gpt-4o-mini', 10, 20, 30, 0.000015),
+             ('2024-03-02 00:00:00', 'gpt-4o', 1, 2, NULL, 0.5);
     INSERT INTO api_keys (label, enc_key) VALUES ('old key', x'00');
   )sql");
   std::optional<v03_report> report;
