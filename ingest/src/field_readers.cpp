@@ -9,7 +9,7 @@ namespace cg::ingest::detail {
 namespace json = boost::json;
 
 validation_error bad_field(std::string_view field, std::string message) {
-  return validation_error{400, std::string(field), std::move(message)};
+  return validation_error{refusal::invalid_field, std::string(field), std::move(message)};
 }
 
 std::string_view kind_name(const json::value& v) noexcept {

@@ -33,13 +33,13 @@ strict_parse_options parse_options(std::size_t faults) {
   return options;
 }
 
-validation_error request_error(int status, std::string field, std::string message) {
-  return validation_error{status, std::move(field), std::move(message)};
+validation_error request_error(refusal reason, std::string field, std::string message) {
+  return validation_error{reason, std::move(field), std::move(message)};
 }
 
 validation_error count_error(std::size_t count, const batch_limits& limits) {
-  if (count == 0) return request_error(400, "events", "the batch holds no events");
-  return request_error(413, "events",
+  if (count == 0) return request_error(refusal::invalid_field, "events", "the batch holds no events");
+  return request_error(refusal::too_many_events, "events",
                        fmt::format("the batch holds {} events; at most {} are accepted in one request "
                                    "(BATCH_MAX_EVENTS): split it",
                                    count, limits.max_events));
@@ -54,14 +54,14 @@ batch_entry refused(std::size_t index, validation_error err) {
 /// Refuses one event for a fault found in it; the event's own path starts after `prefix` steps.
 batch_entry refused_for_fault(std::size_t index, const json_fault& fault, std::size_t prefix) {
   json_fault inside{fault.what, json_path(fault.path.begin() + static_cast<std::ptrdiff_t>(prefix), fault.path.end())};
-  return refused(index, {400, format_json_path(inside.path), inside.message()});
+  return refused(index, {refusal::invalid_field, format_json_path(inside.path), inside.message()});
 }
 
 /// One element of the batch, validated as POST /ingest validates a body.
 batch_entry judge(const json::value& element, std::size_t index, std::string_view header_tracking_token,
                   std::int64_t now_us, const event_limits& limits) {
   if (!element.is_object())
-    return refused(index, {400, {}, fmt::format("an event must be a JSON object, not {}", kind_name(element))});
+    return refused(index, {refusal::invalid_field, {}, fmt::format("an event must be a JSON object, not {}", kind_name(element))});
   auto result = parse_usage_event(element, header_tracking_token, now_us, limits);
   if (auto* err = std::get_if<validation_error>(&result)) return refused(index, std::move(*err));
   return result;
@@ -73,21 +73,21 @@ batch_parse_result parse_json_batch(std::string_view body, std::string_view head
   json::monotonic_resource arena;
   const auto parsed = parse_strict_json(body, &arena, parse_options(limits.max_events + 1));
   if (parsed.error == json::error::too_deep)
-    return request_error(400, "", fmt::format("body is nested more than {} levels deep", max_body_depth));
-  if (parsed.error) return request_error(400, "", "body is not valid JSON");
+    return request_error(refusal::invalid_field, "", fmt::format("body is nested more than {} levels deep", max_body_depth));
+  if (parsed.error) return request_error(refusal::invalid_field, "", "body is not valid JSON");
   const json::value& doc = parsed.value;
 
   const json::array* events = doc.if_array();
   std::size_t prefix = 0;  // path steps before an event's index: `[i]` in an array body, `events[i]` in the object
   if (const json::object* wrapper = doc.if_object()) {
     const json::value* member = detail::find_member(*wrapper, "events");
-    if (member == nullptr) return request_error(400, "events", "events is required: an array of events");
+    if (member == nullptr) return request_error(refusal::invalid_field, "events", "events is required: an array of events");
     events = member->if_array();
     if (events == nullptr)
-      return request_error(400, "events", fmt::format("events must be an array, not {}", kind_name(*member)));
+      return request_error(refusal::invalid_field, "events", fmt::format("events must be an array, not {}", kind_name(*member)));
     prefix = 1;
   } else if (events == nullptr) {
-    return request_error(400, "",
+    return request_error(refusal::invalid_field, "",
                          fmt::format("body must be a JSON array of events or an object {{\"events\": [...]}}, not {}",
                                      kind_name(doc)));
   }
@@ -102,7 +102,7 @@ batch_parse_result parse_json_batch(std::string_view body, std::string_view head
     const auto* index =
         in_events && fault.path.size() > prefix ? std::get_if<std::size_t>(&fault.path[prefix]) : nullptr;
     if (index == nullptr || *index >= events->size())
-      return request_error(400, format_json_path(fault.path), fault.message());
+      return request_error(refusal::invalid_field, format_json_path(fault.path), fault.message());
     // An element that is itself a non-finite number is refused below as not an object.
     if (fault.path.size() > prefix + 1 && event_faults[*index] == nullptr) event_faults[*index] = &fault;
   }
@@ -162,7 +162,7 @@ batch_parse_result parse_ndjson_batch(std::string_view body, std::string_view he
                            ? fmt::format("line {} is nested more than {} levels deep", lines[i].number,
                                          max_body_depth)
                            : fmt::format("line {} is not valid JSON", lines[i].number);
-      entries.push_back(refused(i, {400, {}, why}));
+      entries.push_back(refused(i, {refusal::invalid_field, {}, why}));
       continue;
     }
     if (!parsed.faults.empty()) {

@@ -2,7 +2,7 @@
 // it never ends the row or the cell early, and no spreadsheet would take it for a formula.
 #include "fuzz_support.hpp"
 
-#include "csv_cell.hpp"
+#include "routes/csv_cell.hpp"
 
 #include <cstddef>
 #include <cstdint>

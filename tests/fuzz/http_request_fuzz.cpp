@@ -5,7 +5,7 @@
 // as the next request (smuggling).
 #include "fuzz_support.hpp"
 
-#include "http_framing.hpp"
+#include "http/http_framing.hpp"
 
 #include <boost/beast/core/buffers_prefix.hpp>
 #include <boost/beast/http/parser.hpp>

@@ -2,7 +2,7 @@
 // time parse_timestamp accepts formats back to itself.
 #include "fuzz_support.hpp"
 
-#include "query_params.hpp"
+#include "http/query_params.hpp"
 
 #include "cg/ingest/validation.hpp"
 

@@ -1,5 +1,4 @@
-// parse_usage_batch, batch_field_path (usage_batch.hpp) and the batch answer (batch_results.hpp).
-#include "cg/ingest/batch_results.hpp"
+// parse_usage_batch and batch_field_path (usage_batch.hpp); the batch answer is the server's (ingest_answers_test.cpp).
 #include "cg/ingest/usage_batch.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -13,7 +12,6 @@
 namespace {
 
 using cg::ingest::batch_entry;
-using cg::ingest::batch_event_result;
 using cg::ingest::batch_format;
 using cg::ingest::parse_usage_batch;
 using cg::ingest::usage_event;
@@ -82,7 +80,7 @@ TEST_SUITE("ingest.batch") {
                              R"("usage":{"prompt_tokens":-1}}, 7])");
     REQUIRE(all.size() == 4);
     event_at(all, 0);
-    CHECK(error_at(all, 1).status == 400);
+    CHECK(error_at(all, 1).reason == cg::ingest::refusal::invalid_field);
     CHECK(error_at(all, 1).field == "events[1].model");
     CHECK(error_at(all, 1).message.starts_with("events[1]: "));
     CHECK(error_at(all, 2).field == "events[2].usage.prompt_tokens");
@@ -132,7 +130,7 @@ TEST_SUITE("ingest.batch") {
 
   TEST_CASE("a repeat or non-finite number outside the events refuses the batch, naming it") {
     auto err = refusal(R"({"events":[)" + good_a + R"(],"events":[)" + good_b + "]}");
-    CHECK(err.status == 400);
+    CHECK(err.reason == cg::ingest::refusal::invalid_field);
     CHECK(err.field == "events");
     err = refusal(R"({"events":[)" + good_a + R"(],"note":{"n":1e999}})");
     CHECK(err.field == "note.n");
@@ -143,12 +141,12 @@ TEST_SUITE("ingest.batch") {
   TEST_CASE("a body that is not a batch is refused as a whole") {
     SUBCASE("not JSON") {
       const auto e = refusal("[{\"model\":");
-      CHECK(e.status == 400);
+      CHECK(e.reason == cg::ingest::refusal::invalid_field);
       CHECK(e.field.empty());
     }
     SUBCASE("a single event object, without events") {
       const auto e = refusal(good_a);
-      CHECK(e.status == 400);
+      CHECK(e.reason == cg::ingest::refusal::invalid_field);
       CHECK(e.field == "events");
     }
     SUBCASE("events is not an array") {
@@ -158,19 +156,19 @@ TEST_SUITE("ingest.batch") {
     }
     SUBCASE("a scalar top level") {
       const auto e = refusal("42");
-      CHECK(e.status == 400);
+      CHECK(e.reason == cg::ingest::refusal::invalid_field);
       CHECK(e.field.empty());
     }
     SUBCASE("too deep") {
       const auto e = refusal(std::string(100, '[') + std::string(100, ']'));
-      CHECK(e.status == 400);
+      CHECK(e.reason == cg::ingest::refusal::invalid_field);
       CHECK(e.message.find("nested") != std::string::npos);
     }
     SUBCASE("empty: no events") {
       CHECK(refusal("[]").field == "events");
       CHECK(refusal(R"({"events":[]})").field == "events");
       CHECK(refusal("\n \n", batch_format::ndjson).field == "events");
-      CHECK(refusal("", batch_format::ndjson).status == 400);
+      CHECK(refusal("", batch_format::ndjson).reason == cg::ingest::refusal::invalid_field);
     }
   }
 
@@ -179,42 +177,21 @@ TEST_SUITE("ingest.batch") {
     CHECK(entries("[" + many(3, ",") + "]", batch_format::json, {}, limits).size() == 3);
     CHECK(entries(many(3, "\n"), batch_format::ndjson, {}, limits).size() == 3);
     const auto array = refusal("[" + many(4, ",") + "]", batch_format::json, limits);
-    CHECK(array.status == 413);
+    CHECK(array.reason == cg::ingest::refusal::too_many_events);
     CHECK(array.field == "events");
     CHECK(array.message.find("4 events") != std::string::npos);
     const auto ndjson = refusal(many(5, "\n\n"), batch_format::ndjson, limits);
-    CHECK(ndjson.status == 413);
+    CHECK(ndjson.reason == cg::ingest::refusal::too_many_events);
     CHECK(ndjson.message.find("5 events") != std::string::npos);
   }
 
   TEST_CASE("1,000 events by default") {
     CHECK(entries("[" + many(1000, ",") + "]").size() == 1000);
-    CHECK(refusal("[" + many(1001, ",") + "]").status == 413);
+    CHECK(refusal("[" + many(1001, ",") + "]").reason == cg::ingest::refusal::too_many_events);
   }
 
   TEST_CASE("batch_field_path") {
     CHECK(cg::ingest::batch_field_path(0, "") == "events[0]");
     CHECK(cg::ingest::batch_field_path(12, "usage.prompt_tokens") == "events[12].usage.prompt_tokens");
-  }
-
-  TEST_CASE("the answer: counts, per-index results, 200 or 207, Retry-After") {
-    std::vector<batch_event_result> results{batch_event_result::created(7), batch_event_result::duplicate(7),
-                                            batch_event_result::refused(400, "bad", "events[2].model")};
-    CHECK(cg::ingest::batch_status(results) == 207);
-    CHECK(cg::ingest::batch_retry_after(results) == 0);
-    CHECK(boost::json::serialize(cg::ingest::encode_batch_results(results)) ==
-          R"({"accepted":1,"duplicates":1,"rejected":1,"results":[{"index":0,"status":201,"id":7},)"
-          R"({"index":1,"status":200,"id":7,"duplicate":true},)"
-          R"({"index":2,"status":400,"error":"bad","field":"events[2].model"}]})");
-
-    results.pop_back();
-    CHECK(cg::ingest::batch_status(results) == 200);
-    CHECK(cg::ingest::batch_status({}) == 200);
-
-    results.push_back(batch_event_result::refused(429, "slow down", {}, 3));
-    results.push_back(batch_event_result::refused(503, "later", {}, 1));
-    CHECK(cg::ingest::batch_retry_after(results) == 3);
-    const auto encoded = boost::json::serialize(cg::ingest::encode_batch_results(results));
-    CHECK(encoded.find(R"({"index":3,"status":503,"error":"later"})") != std::string::npos);  // no empty field
   }
 }

@@ -1,7 +1,8 @@
 // Every public header of cg::ingest first, so each is shown to compile on its own.
-#include "cg/ingest/batch_results.hpp"
+#include "cg/ingest/admission.hpp"
 #include "cg/ingest/event_row.hpp"
 #include "cg/ingest/group_commit_writer.hpp"
+#include "cg/ingest/refusal.hpp"
 #include "cg/ingest/strict_json.hpp"
 #include "cg/ingest/token_registry.hpp"
 #include "cg/ingest/usage_batch.hpp"
@@ -63,7 +64,7 @@ validation_error rejected(std::string_view body, std::string_view header = {}) {
 void check_rejects(std::string_view body, std::string_view field, std::string_view header = {}) {
   const validation_error error = rejected(body, header);
   INFO("body: ", body, "  message: ", error.message);
-  CHECK(error.status == 400);
+  CHECK(error.reason == cg::ingest::refusal::invalid_field);
   CHECK(error.field == field);
   CHECK_FALSE(error.message.empty());
 }
@@ -86,7 +87,7 @@ TEST_CASE("a body that is not JSON is a 400 naming no field") {
   for (std::string_view body : {"", "not json", "{", R"({"model":)", "{} {}", "{'model':'x'}", "[1,]",
                                 "{\"model\":\"\xff\"}" /* invalid UTF-8 */}) {
     const validation_error error = rejected(body);
-    CHECK(error.status == 400);
+    CHECK(error.reason == cg::ingest::refusal::invalid_field);
     CHECK(error.field.empty());
     CHECK(error.message == "body is not valid JSON");
   }
@@ -929,7 +930,7 @@ TEST_SUITE("ingest.validation.ambiguous_top_level") {
       const auto result = parse_usage_event_text(body, "", 1'700'000'000'000'000);
       REQUIRE(std::holds_alternative<validation_error>(result));
       CHECK(std::get<validation_error>(result).field == key);
-      CHECK(std::get<validation_error>(result).status == 400);
+      CHECK(std::get<validation_error>(result).reason == cg::ingest::refusal::invalid_field);
     }
   }
 

@@ -1,5 +1,5 @@
-#include "admin_requests.hpp"
-#include "query_params.hpp"
+#include "routes/admin_requests.hpp"
+#include "http/query_params.hpp"
 
 #include <doctest/doctest.h>
 

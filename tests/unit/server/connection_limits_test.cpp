@@ -1,6 +1,6 @@
-#include "connection_limits.hpp"
-#include "descriptor_limit.hpp"
-#include "rate_limit.hpp"
+#include "http/connection_limits.hpp"
+#include "http/descriptor_limit.hpp"
+#include "http/rate_limit.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 // parse_content_encoding and inflate_gzip (server/src/content_encoding.hpp).
-#include "content_encoding.hpp"
+#include "http/content_encoding.hpp"
 
 #include <doctest/doctest.h>
 #include <zlib.h>

@@ -1,4 +1,4 @@
-#include "cors.hpp"
+#include "http/cors.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "csv_export.hpp"
+#include "routes/csv_export.hpp"
 
 #include <doctest/doctest.h>
 

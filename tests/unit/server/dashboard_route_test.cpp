@@ -1,4 +1,4 @@
-#include "dashboard_route.hpp"
+#include "routes/dashboard_route.hpp"
 
 #include <doctest/doctest.h>
 

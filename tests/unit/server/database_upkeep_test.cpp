@@ -1,5 +1,5 @@
 // RETENTION_MONTHS' cutoff: whole UTC months, counted back from the month holding "now".
-#include "database_upkeep.hpp"
+#include "app/database_upkeep.hpp"
 
 #include <doctest/doctest.h>
 

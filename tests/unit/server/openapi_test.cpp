@@ -1,4 +1,4 @@
-#include "openapi.hpp"
+#include "routes/openapi.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "rate_limit.hpp"
+#include "http/rate_limit.hpp"
 
 #include <doctest/doctest.h>
 

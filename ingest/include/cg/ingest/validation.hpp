@@ -1,6 +1,7 @@
 #pragma once
 /// Parsing and validating a pushed usage event: every rule of API.md, each failure naming its field.
 
+#include "cg/ingest/refusal.hpp"
 #include "cg/ingest/usage_event.hpp"
 
 #include <cstdint>
@@ -14,11 +15,11 @@ class value;
 
 namespace cg::ingest {
 
-/// A rejected event: the HTTP status to answer (400 unless said otherwise), the dotted JSON path of the offending
-/// field (`prompt_tokens`, `usage.prompt_tokens_details.cached_tokens`; empty for the body as a whole) and a
-/// message for humans.
+/// A rejected event: why (invalid_field unless a batch is too large as a whole), the dotted JSON path of the
+/// offending field (`prompt_tokens`, `usage.prompt_tokens_details.cached_tokens`; empty for the body as a whole)
+/// and a message for humans.
 struct validation_error {
-  int status = 400;
+  refusal reason = refusal::invalid_field;
   std::string field;
   std::string message;
 };
