@@ -1,9 +1,10 @@
 # Build-time script (cmake -P): turns the dashboard's files into dashboard_assets_data.cpp.
 #   -DMANIFEST=<file setting CG_ASSETS (a list of name|path, the page first) and CG_GZIP>
 #   -DOUTPUT=<generated .cpp>  -DSTAGE=<scratch folder>
-# For each asset: the served bytes (source maps references dropped, the page's references rewritten to the hashed
-# names), a gzip -9 copy when it is smaller, a strong ETag from the SHA-256 of the served bytes, and the name it is
-# served under. The output is rewritten only when it changes, so an unchanged dashboard recompiles nothing.
+# For each asset: the served bytes (source maps references dropped, the page's references and the modules' import
+# specifiers rewritten to the hashed names), a gzip -9 copy when it is smaller, a strong ETag from the SHA-256 of the
+# served bytes, and the name it is served under. The output is rewritten only when it changes, so an unchanged
+# dashboard recompiles nothing.
 cmake_minimum_required(VERSION 3.25)
 include(${MANIFEST})
 file(MAKE_DIRECTORY ${STAGE})
@@ -35,9 +36,40 @@ function(cg_content_type name out_var)
   set(${out_var} "${type}" PARENT_SCOPE)
 endfunction()
 
+# The dashboard's scripts are ES modules that import one another by relative specifiers (from './dom.js'). The
+# browser resolves those against the importing module's URL, so each must name the served, hashed file: a module's
+# hash then covers the names of everything it imports, a change to any module renames every module above it up to
+# the page, and no browser can pair a new module with a stale cached one. That only works leaves first, the order
+# of the asset list: each module's imports are rewritten to names already computed, then it is hashed. A specifier
+# left unrewritten means an import of a module listed later (or of one not listed, or a cycle, which no order can
+# hash): fail with what to change rather than serve a page whose imports answer 404.
+set(cg_import_pattern "(from|import)[ \t\r\n]*[\"'](\\.\\.?/[^\"']*)[\"']")
+function(cg_rewrite_imports name text_var)
+  set(text "${${text_var}}")
+  foreach(module served IN ZIP_LISTS cg_module_names cg_module_served)
+    string(REPLACE "from './${module}'" "from './${served}'" text "${text}")
+  endforeach()
+  string(REGEX MATCHALL "${cg_import_pattern}" imports "${text}")
+  foreach(statement IN LISTS imports)
+    string(REGEX REPLACE "${cg_import_pattern}" "\\2" specifier "${statement}")
+    string(REGEX REPLACE "^\\./" "" target "${specifier}")
+    if(NOT target IN_LIST cg_module_served)
+      message(FATAL_ERROR
+        "dashboard asset ${name} imports '${specifier}', which has no hashed name yet. Write imports as "
+        "from './<module>.js' (single quotes, a module of web/), and list that module before ${name} in "
+        "dashboard/CMakeLists.txt: modules go leaves first, and imports may not form a cycle.")
+    endif()
+  endforeach()
+  string(REGEX MATCH "import[ \t\r\n]*\\(" dynamic "${text}")
+  if(dynamic)
+    message(FATAL_ERROR "dashboard asset ${name}: import() is not rewritten to hashed names; use a static import")
+  endif()
+  set(${text_var} "${text}" PARENT_SCOPE)
+endfunction()
+
 set(page "")
-set(names "")
-set(hashed_names "")
+set(cg_module_names "")
+set(cg_module_served "")
 set(entries "")
 foreach(entry IN LISTS CG_ASSETS)
   string(REPLACE "|" ";" parts "${entry}")
@@ -52,10 +84,17 @@ foreach(entry IN LISTS CG_ASSETS)
     set(page_text "${text}")
     continue()
   endif()
+  if(name MATCHES "\\.js$")
+    cg_rewrite_imports(${name} text)
+  endif()
   file(WRITE ${STAGE}/${name} "${text}")
   file(SHA256 ${STAGE}/${name} hash)
   string(SUBSTRING "${hash}" 0 12 short)
   string(REGEX REPLACE "^(.*)(\\.[^.]+)$" "\\1.${short}\\2" served "${name}")
+  if(name MATCHES "\\.js$")
+    list(APPEND cg_module_names "${name}")
+    list(APPEND cg_module_served "${served}")
+  endif()
   string(FIND "${page_text}" "\"dashboard/${name}\"" at)
   if(at EQUAL -1)
     message(FATAL_ERROR "${page} does not reference \"dashboard/${name}\": an embedded asset nobody loads")

@@ -1,5 +1,5 @@
 #pragma once
-// The web dashboard's files, embedded in the binary at build time (dashboard/embed.cmake): the page, its script and
+// The web dashboard's files, embedded in the binary at build time (dashboard/embed.cmake): the page, its scripts and
 // style sheet, and the chart library from npm. No HTTP here: the server decides headers and encodings.
 
 #include <cstddef>
