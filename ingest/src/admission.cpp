@@ -51,11 +51,13 @@ void admission_service::admit(usage_event&& event, const admission_request& requ
   if (!event.tracking_token.empty()) {
     const auto token = tokens_.find(event.tracking_token);
     if (!token) return done(admission_outcome::refused(refusal::unknown_token, "tracking_token"));
-    if (!token->active) return done(admission_outcome::refused(refusal::inactive_token, "tracking_token", token->label));
+    if (!token->active)
+      return done(admission_outcome::refused(refusal::inactive_token, "tracking_token", token->label));
     // Charged only once the token is known to exist and is active: made-up tokens never create buckets.
     if (request.quota != nullptr) {
       const auto verdict = request.quota->charge(event.tracking_token);
-      if (!verdict.allowed) return done(admission_outcome::refused(refusal::rate_limited, {}, {}, verdict.retry_after_s));
+      if (!verdict.allowed)
+        return done(admission_outcome::refused(refusal::rate_limited, {}, {}, verdict.retry_after_s));
     }
     token_id = token->id;
   }

@@ -61,7 +61,8 @@ batch_entry refused_for_fault(std::size_t index, const json_fault& fault, std::s
 batch_entry judge(const json::value& element, std::size_t index, std::string_view header_tracking_token,
                   std::int64_t now_us, const event_limits& limits) {
   if (!element.is_object())
-    return refused(index, {refusal::invalid_field, {}, fmt::format("an event must be a JSON object, not {}", kind_name(element))});
+    return refused(index,
+                   {.field = {}, .message = fmt::format("an event must be a JSON object, not {}", kind_name(element))});
   auto result = parse_usage_event(element, header_tracking_token, now_us, limits);
   if (auto* err = std::get_if<validation_error>(&result)) return refused(index, std::move(*err));
   return result;
@@ -73,7 +74,8 @@ batch_parse_result parse_json_batch(std::string_view body, std::string_view head
   json::monotonic_resource arena;
   const auto parsed = parse_strict_json(body, &arena, parse_options(limits.max_events + 1));
   if (parsed.error == json::error::too_deep)
-    return request_error(refusal::invalid_field, "", fmt::format("body is nested more than {} levels deep", max_body_depth));
+    return request_error(refusal::invalid_field, "",
+                         fmt::format("body is nested more than {} levels deep", max_body_depth));
   if (parsed.error) return request_error(refusal::invalid_field, "", "body is not valid JSON");
   const json::value& doc = parsed.value;
 
@@ -81,10 +83,12 @@ batch_parse_result parse_json_batch(std::string_view body, std::string_view head
   std::size_t prefix = 0;  // path steps before an event's index: `[i]` in an array body, `events[i]` in the object
   if (const json::object* wrapper = doc.if_object()) {
     const json::value* member = detail::find_member(*wrapper, "events");
-    if (member == nullptr) return request_error(refusal::invalid_field, "events", "events is required: an array of events");
+    if (member == nullptr)
+      return request_error(refusal::invalid_field, "events", "events is required: an array of events");
     events = member->if_array();
     if (events == nullptr)
-      return request_error(refusal::invalid_field, "events", fmt::format("events must be an array, not {}", kind_name(*member)));
+      return request_error(refusal::invalid_field, "events",
+                           fmt::format("events must be an array, not {}", kind_name(*member)));
     prefix = 1;
   } else if (events == nullptr) {
     return request_error(refusal::invalid_field, "",

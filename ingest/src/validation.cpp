@@ -275,7 +275,7 @@ parse_result parse_event_object(const json::value& body, std::string_view header
                                 std::int64_t now_us, const event_limits& limits, const reading_rules& rules) {
   const json::object* object = body.if_object();
   if (object == nullptr) {
-    return validation_error{refusal::invalid_field, {}, fmt::format("body must be a JSON object, not {}", kind_name(body))};
+    return validation_error{.field = {}, .message = fmt::format("body must be a JSON object, not {}", kind_name(body))};
   }
   usage_event event;
   if (auto e = read_event(*object, header_tracking_token, now_us, limits, rules, event)) return std::move(*e);
@@ -293,7 +293,8 @@ parse_result parse_event_text(std::string_view body, std::string_view header_tra
   options.max_depth = max_body_depth;
   auto parsed = parse_strict_json(body, &resource, options, parser_storage, sizeof parser_storage);
   if (parsed.error == json::error::too_deep) {
-    return validation_error{refusal::invalid_field, {}, fmt::format("body is nested more than {} levels deep", max_body_depth)};
+    return validation_error{.field = {},
+                            .message = fmt::format("body is nested more than {} levels deep", max_body_depth)};
   }
   if (parsed.error) return validation_error{refusal::invalid_field, {}, "body is not valid JSON"};
   if (!parsed.faults.empty()) {

@@ -81,21 +81,55 @@ fraction to_fraction(const exact_decimal& rate, std::int64_t per, const std::str
   return f;
 }
 
-}  // namespace
+/// One price key of a set, before the set's common denominator is known: the unit it prices, its base rate, and its
+/// tiers (by input-token threshold, in order).
+struct pending_rate {
+  std::size_t unit;
+  fraction base;
+  std::vector<std::pair<std::int64_t, fraction>> tiers;
+};
 
-price_set price_set::from_json(const boost::json::value& prices, const price_reading& reading,
-                               const std::string& path) {
+/// A tiered price: `{"base": ..., "tiers": [{"start": n, "price": ...}, ...]}`, nothing else.
+void read_tiers(const boost::json::object& tiered, const price_reading& reading, std::int64_t per,
+                const std::string& price_path, pending_rate& rate) {
+  for (const auto& field : tiered) {
+    const std::string_view name{field.key()};
+    if (name != "base" && name != "tiers") {
+      throw price_table_error(fmt::format("{}: unknown field '{}' in a tiered price", price_path, name));
+    }
+  }
+  const auto* base = tiered.if_contains("base");
+  const auto* tiers = tiered.if_contains("tiers");
+  if (base == nullptr || tiers == nullptr || !tiers->is_array()) {
+    throw price_table_error(fmt::format("{}: a tiered price needs 'base' and a 'tiers' array", price_path));
+  }
+  rate.base = to_fraction(read_decimal(*base, reading.syntax, price_path + ".base"), per, price_path + ".base");
+  const auto& tier_list = tiers->get_array();
+  for (std::size_t i = 0; i < tier_list.size(); ++i) {
+    const std::string tier_path = fmt::format("{}.tiers[{}]", price_path, i);
+    const auto* tier_object = tier_list[i].if_object();
+    if (tier_object == nullptr || tier_object->size() != 2) {
+      throw price_table_error(fmt::format("{}: a tier is an object with 'start' and 'price'", tier_path));
+    }
+    const auto* start = tier_object->if_contains("start");
+    const auto* price = tier_object->if_contains("price");
+    if (start == nullptr || price == nullptr) {
+      throw price_table_error(fmt::format("{}: a tier is an object with 'start' and 'price'", tier_path));
+    }
+    rate.tiers.emplace_back(read_tier_start(*start, tier_path + ".start"),
+                            to_fraction(read_decimal(*price, reading.syntax, tier_path + ".price"), per,
+                                        tier_path + ".price"));
+  }
+  std::stable_sort(rate.tiers.begin(), rate.tiers.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+}
+
+/// Every price key of a set's object, read exactly; keys a newer feed added are skipped with a warning.
+std::vector<pending_rate> read_rates(const boost::json::object& object, const price_reading& reading,
+                                     const std::string& path) {
   const unit_registry& units = reading.units;
-  const auto* object = prices.if_object();
-  if (object == nullptr) throw price_table_error(fmt::format("{}: a price set must be an object", path));
-
-  struct pending {
-    std::size_t unit;
-    fraction base;
-    std::vector<std::pair<std::int64_t, fraction>> tiers;
-  };
-  std::vector<pending> rates;
-  for (const auto& [key, value] : *object) {
+  std::vector<pending_rate> rates;
+  for (const auto& [key, value] : object) {
     const std::string_view price_key{key};
     const std::string price_path = fmt::format("{}.{}", path, price_key);
     const auto unit_index = units.find_price_key(price_key);
@@ -118,46 +152,28 @@ price_set price_set::from_json(const boost::json::value& prices, const price_rea
       continue;
     }
     const std::int64_t per = units.at(*unit_index).per;
-    pending rate{*unit_index, {}, {}};
+    pending_rate rate{*unit_index, {}, {}};
     if (const auto* tiered = value.if_object()) {
       if (reading.syntax == price_syntax::json_numbers && units.at(*unit_index).single_request) {
         throw price_table_error(fmt::format("{}: a request fee cannot be tiered", price_path));
       }
-      for (const auto& field : *tiered) {
-        const std::string_view name{field.key()};
-        if (name != "base" && name != "tiers") {
-          throw price_table_error(fmt::format("{}: unknown field '{}' in a tiered price", price_path, name));
-        }
-      }
-      const auto* base = tiered->if_contains("base");
-      const auto* tiers = tiered->if_contains("tiers");
-      if (base == nullptr || tiers == nullptr || !tiers->is_array()) {
-        throw price_table_error(fmt::format("{}: a tiered price needs 'base' and a 'tiers' array", price_path));
-      }
-      rate.base = to_fraction(read_decimal(*base, reading.syntax, price_path + ".base"), per, price_path + ".base");
-      const auto& tier_list = tiers->get_array();
-      for (std::size_t i = 0; i < tier_list.size(); ++i) {
-        const std::string tier_path = fmt::format("{}.tiers[{}]", price_path, i);
-        const auto* tier_object = tier_list[i].if_object();
-        if (tier_object == nullptr || tier_object->size() != 2) {
-          throw price_table_error(fmt::format("{}: a tier is an object with 'start' and 'price'", tier_path));
-        }
-        const auto* start = tier_object->if_contains("start");
-        const auto* price = tier_object->if_contains("price");
-        if (start == nullptr || price == nullptr) {
-          throw price_table_error(fmt::format("{}: a tier is an object with 'start' and 'price'", tier_path));
-        }
-        rate.tiers.emplace_back(read_tier_start(*start, tier_path + ".start"),
-                                to_fraction(read_decimal(*price, reading.syntax, tier_path + ".price"), per,
-                                            tier_path + ".price"));
-      }
-      std::stable_sort(rate.tiers.begin(), rate.tiers.end(),
-                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      read_tiers(*tiered, reading, per, price_path, rate);
     } else {
       rate.base = to_fraction(read_decimal(value, reading.syntax, price_path), per, price_path);
     }
     rates.push_back(std::move(rate));
   }
+  return rates;
+}
+
+}  // namespace
+
+price_set price_set::from_json(const boost::json::value& prices, const price_reading& reading,
+                               const std::string& path) {
+  const unit_registry& units = reading.units;
+  const auto* object = prices.if_object();
+  if (object == nullptr) throw price_table_error(fmt::format("{}: a price set must be an object", path));
+  const auto rates = read_rates(*object, reading, path);
 
   price_set set;
   const auto input_unit = units.find_usage_key("input_tokens");

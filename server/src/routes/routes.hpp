@@ -15,7 +15,7 @@ void register_ingest_routes(router& routes, services& s);       ///< POST /inges
 void register_ingest_batch_route(router& routes, services& s);  ///< POST /ingest/batch (ingest_batch.cpp)
 void register_legacy_log_route(router& routes, services& s);    ///< POST /log, deprecated (ingest_routes.cpp)
 void register_token_routes(router& routes, services& s);        ///< /ingest/tokens (token_routes.cpp)
-void register_admin_routes(router& routes, services& s);        ///< /data, /costs, /export.csv, ... (admin_handlers.cpp)
+void register_admin_routes(router& routes, services& s);        ///< /data, /costs, /export.csv (admin_handlers.cpp)
 void register_metrics_route(router& routes, services& s);       ///< GET /metrics (metrics_route.cpp)
 
 }  // namespace cg::server
