@@ -216,13 +216,13 @@ void validate_unchecked(const std::string& body) {
   parser.write(body.data(), body.size(), ec);
   const auto result = cg::ingest::parse_usage_event(parser.release(), {}, now_us);
   if (!std::holds_alternative<cg::ingest::usage_event>(result)) std::abort();
-  sink += std::get<cg::ingest::usage_event>(result).input_tokens;
+  sink += std::get<cg::ingest::usage_event>(result).tokens.input;
 }
 
 void validate_strict(const std::string& body) {
   const auto result = cg::ingest::parse_usage_event_text(body, {}, now_us);
   if (!std::holds_alternative<cg::ingest::usage_event>(result)) std::abort();
-  sink += std::get<cg::ingest::usage_event>(result).input_tokens;
+  sink += std::get<cg::ingest::usage_event>(result).tokens.input;
 }
 
 struct variant {

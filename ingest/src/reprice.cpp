@@ -20,9 +20,7 @@ reprice_report reprice_events(storage::connection& db, const pricing::price_tabl
       after = e.id;
       ++report.examined;
       report.old_total_nusd += e.cost_nusd;
-      const pricing::token_usage usage{e.input_tokens, e.output_tokens, e.cache_read_tokens, e.cache_write_tokens,
-                                       e.reasoning_tokens};
-      auto now = price_event(prices, e.provider, e.model, e.ts_us, usage);
+      auto now = price_event(prices, e.provider, e.model, e.ts_us, e.tokens);
       report.new_total_nusd += now.cost_nusd;
       if (now.cost_nusd == e.cost_nusd && now.cost_source == e.cost_source && now.price_ref == e.price_ref) continue;
       ++report.changed;

@@ -226,12 +226,12 @@ maybe_error read_token_counts(const json::object& body, std::string_view provide
                                                     flat.total->field, flat.total->value, sum));
   }
 
-  event.input_tokens = input;
-  event.output_tokens = output;
-  event.total_tokens = flat.total ? flat.total->value : sum;
-  event.cache_read_tokens = cache_read;
-  event.cache_write_tokens = cache_write;
-  event.reasoning_tokens = reasoning;
+  event.tokens = {.input = input,
+                  .output = output,
+                  .total = flat.total ? flat.total->value : sum,
+                  .cache_read = cache_read,
+                  .cache_write = cache_write,
+                  .reasoning = reasoning};
   return std::nullopt;
 }
 

@@ -159,13 +159,13 @@ std::shared_ptr<const price_table> price_table::configured(const std::filesystem
 }
 
 std::optional<price_quote> price_table::quote(std::string_view provider, std::string_view model,
-                                              std::int64_t timestamp_us, const token_usage& usage) const {
+                                              std::int64_t timestamp_us, const token_counts& usage) const {
   detail::unit_quantities quantities{};
-  quantities[impl_->input_unit] = usage.input_tokens;
-  quantities[impl_->output_unit] = usage.output_tokens;
-  quantities[impl_->cache_read_unit] = usage.cache_read_tokens;
-  quantities[impl_->cache_write_unit] = usage.cache_write_tokens;
-  quantities[impl_->reasoning_unit] = usage.reasoning_tokens;
+  quantities[impl_->input_unit] = usage.input;
+  quantities[impl_->output_unit] = usage.output;
+  quantities[impl_->cache_read_unit] = usage.cache_read;
+  quantities[impl_->cache_write_unit] = usage.cache_write;
+  quantities[impl_->reasoning_unit] = usage.reasoning;
   return impl_->price(provider, model, timestamp_us, quantities);
 }
 

@@ -115,7 +115,7 @@ struct price_table::impl {
   std::vector<detail::provider> providers;  ///< in file order: provider_match and model_match depend on it
   detail::string_map<std::size_t> provider_by_id;
   std::size_t model_count = 0;
-  /// Registry indices of the five counts token_usage carries.
+  /// Registry indices of the five priced counts of token_counts (total is not priced).
   std::size_t input_unit = 0, output_unit = 0, cache_read_unit = 0, cache_write_unit = 0, reasoning_unit = 0;
 
   /// Loads either format, told apart by shape (an object is the project's table, an array a genai-prices

@@ -1,6 +1,7 @@
 #include "cg/storage/cost_report.hpp"
 
 #include "report_accumulator.hpp"
+#include "sqlite_events.hpp"
 
 #include <sqlite3.h>
 
@@ -78,13 +79,25 @@ std::string_view report_dimension_name(report_dimension d) {
 
 void usage_totals::add(const usage_totals& other) {
   detail::checked_add(requests, other.requests);
-  detail::checked_add(input_tokens, other.input_tokens);
-  detail::checked_add(output_tokens, other.output_tokens);
-  detail::checked_add(total_tokens, other.total_tokens);
-  detail::checked_add(cache_read_tokens, other.cache_read_tokens);
-  detail::checked_add(cache_write_tokens, other.cache_write_tokens);
-  detail::checked_add(reasoning_tokens, other.reasoning_tokens);
+  detail::checked_add(tokens.input, other.tokens.input);
+  detail::checked_add(tokens.output, other.tokens.output);
+  detail::checked_add(tokens.total, other.tokens.total);
+  detail::checked_add(tokens.cache_read, other.tokens.cache_read);
+  detail::checked_add(tokens.cache_write, other.tokens.cache_write);
+  detail::checked_add(tokens.reasoning, other.tokens.reasoning);
   detail::checked_add(cost_nusd, other.cost_nusd);
+}
+
+std::string detail::report_sum_columns(bool summed) {
+  std::string out;
+  for (const auto& column : event_columns()) {
+    if (!column.summed()) continue;
+    if (!out.empty()) out += ", ";
+    out += summed ? "sum(e.\"" : "e.\"";
+    out += column.name;
+    out += summed ? "\")" : "\"";
+  }
+  return out;
 }
 
 bound_sql cost_report_sql(const cost_report_request& request, std::span<const project_rule> rules) {
@@ -96,7 +109,7 @@ bound_sql cost_report_sql(const cost_report_request& request, std::span<const pr
     detail::append_report_column(sql, d, rules, reads_project);
     sql.text(", ");
   }
-  sql.text(detail::report_sum_columns).text(detail::events_from);
+  sql.text(detail::report_sum_columns(false)).text(detail::events_from);
   if (reads_project && detail::project_needs_token(rules)) sql.text(detail::token_join);
   detail::append_where(sql, request.filter, rules);
   return std::move(sql).finish();
@@ -126,13 +139,7 @@ cost_report run_cost_report(database& db, const cost_report_request& request, st
       const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(raw, c));
       groups.value(std::string_view(text, static_cast<std::size_t>(sqlite3_column_bytes(raw, c))));
     }
-    row.input_tokens = sqlite3_column_int64(raw, first_sum);
-    row.output_tokens = sqlite3_column_int64(raw, first_sum + 1);
-    row.total_tokens = sqlite3_column_int64(raw, first_sum + 2);
-    row.cache_read_tokens = sqlite3_column_int64(raw, first_sum + 3);
-    row.cache_write_tokens = sqlite3_column_int64(raw, first_sum + 4);
-    row.reasoning_tokens = sqlite3_column_int64(raw, first_sum + 5);
-    row.cost_nusd = sqlite3_column_int64(raw, first_sum + detail::report_sum_column_count - 1);
+    detail::decode_report_sums(detail::sqlite_result_row(raw), first_sum, row);
     groups.add(row);
   }
   std::unordered_map<std::int64_t, std::string> labels;

@@ -1,35 +1,30 @@
 #include "cg/storage/cost_store.hpp"
 
+#include "event_sql.hpp"
+#include "sqlite_events.hpp"
+
 namespace cg::storage {
 
 cost_store::cost_store(database& db) : db_(db) {}
 
 std::vector<priced_event> cost_store::next_page(const reprice_filter& filter, std::int64_t after_id,
                                                 std::size_t limit) {
-  statement query(db_,
-                  "SELECT id, ts, provider, model, input_tokens, output_tokens, cache_read_tokens, "
-                  "cache_write_tokens, reasoning_tokens, cost_nusd, cost_source, coalesce(price_ref, '') "
-                  "FROM usage_events "
-                  "WHERE id > ?1 AND ts >= ?2 AND ts < ?3 AND (?4 IS NULL OR token_id = ?4) "
-                  "AND cost_source IN (?6, ?7) "
-                  "ORDER BY id LIMIT ?5");
+  detail::sql_builder sql;
+  sql.text("SELECT ");
+  detail::append_reprice_select(sql);
+  std::string sql_text = std::move(sql).finish().text;
+  sql_text +=
+      " FROM usage_events AS e "
+      "WHERE e.id > ?1 AND e.ts >= ?2 AND e.ts < ?3 AND (?4 IS NULL OR e.token_id = ?4) "
+      "AND e.cost_source IN (?6, ?7) "
+      "ORDER BY e.id LIMIT ?5";
+  statement query(db_, sql_text);
   query.bind(1, after_id).bind(2, filter.start_us).bind(3, filter.end_us).bind(4, filter.token_id);
   query.bind(5, static_cast<std::int64_t>(limit)).bind(6, filter.first_source()).bind(7, filter.second_source());
   std::vector<priced_event> page;
   while (query.step()) {
     priced_event e;
-    e.id = query.column_int64(0);
-    e.ts_us = query.column_int64(1);
-    e.provider = query.column_text(2);
-    e.model = query.column_text(3);
-    e.input_tokens = query.column_int64(4);
-    e.output_tokens = query.column_int64(5);
-    e.cache_read_tokens = query.column_int64(6);
-    e.cache_write_tokens = query.column_int64(7);
-    e.reasoning_tokens = query.column_int64(8);
-    e.cost_nusd = query.column_int64(9);
-    e.cost_source = query.column_text(10);
-    e.price_ref = query.column_text(11);
+    detail::decode_event(detail::sqlite_result_row(query.handle()), e, true);
     page.push_back(std::move(e));
   }
   return page;

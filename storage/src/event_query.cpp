@@ -1,6 +1,7 @@
 #include "cg/storage/event_query.hpp"
 
 #include "event_sql.hpp"
+#include "sqlite_events.hpp"
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -153,6 +154,55 @@ std::string glob_to_regex(std::string_view glob) {
   return out;
 }
 
+namespace {
+
+void append_quoted(std::string& out, std::string_view name) {
+  out += '"';
+  out += name;
+  out += '"';
+}
+
+}  // namespace
+
+std::string inserted_column_names(bool with_id) {
+  std::string out;
+  if (with_id) append_quoted(out, "id");
+  for (const auto& column : event_columns()) {
+    if (!column.inserted()) continue;
+    if (!out.empty()) out += ", ";
+    append_quoted(out, column.name);
+  }
+  return out;
+}
+
+void append_event_select(sql_builder& sql, std::span<const project_rule> rules) {
+  std::string name;
+  bool first = true;
+  for (const auto& column : event_columns()) {
+    if (!first) sql.text(", ");
+    first = false;
+    if (column.origin == column_origin::token_label) {
+      sql.text("t.label");
+    } else if (column.project_patterns) {
+      append_project(sql, rules);
+    } else {
+      name = "e.";
+      append_quoted(name, column.name);
+      sql.text(name);
+    }
+  }
+}
+
+void append_reprice_select(sql_builder& sql) {
+  std::string list = R"(e."id")";
+  for (const auto& column : event_columns()) {
+    if (!column.read_by_reprice) continue;
+    list += ", e.";
+    append_quoted(list, column.name);
+  }
+  sql.text(list);
+}
+
 bool append_where(sql_builder& sql, const event_filter& filter, std::span<const project_rule> rules) {
   bool open = false;
   const auto next = [&sql, &open] {
@@ -197,60 +247,6 @@ bool append_where(sql_builder& sql, const event_filter& filter, std::span<const 
 
 }  // namespace detail
 
-namespace {
-
-void assign_text(std::string& out, sqlite3_stmt* row, int column) {
-  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(row, column));
-  out.assign(text == nullptr ? "" : text, static_cast<std::size_t>(sqlite3_column_bytes(row, column)));
-}
-
-void assign_text(std::optional<std::string>& out, sqlite3_stmt* row, int column) {
-  if (sqlite3_column_type(row, column) == SQLITE_NULL) {
-    out.reset();
-    return;
-  }
-  if (!out) out.emplace();
-  assign_text(*out, row, column);
-}
-
-void assign_int(std::optional<std::int64_t>& out, sqlite3_stmt* row, int column) {
-  if (sqlite3_column_type(row, column) == SQLITE_NULL)
-    out.reset();
-  else
-    out = sqlite3_column_int64(row, column);
-}
-
-// Assigns into `e` rather than building a new object, so that a scan reuses the strings' memory row after row.
-void read_event(sqlite3_stmt* row, stored_event& e) {
-  e.id = sqlite3_column_int64(row, 0);
-  e.ts_us = sqlite3_column_int64(row, 1);
-  e.received_at_us = sqlite3_column_int64(row, 2);
-  assign_int(e.token_id, row, 3);
-  assign_text(e.token_label, row, 4);
-  assign_text(e.event_id, row, 5);
-  assign_text(e.provider, row, 6);
-  assign_text(e.model, row, 7);
-  e.input_tokens = sqlite3_column_int64(row, 8);
-  e.output_tokens = sqlite3_column_int64(row, 9);
-  e.total_tokens = sqlite3_column_int64(row, 10);
-  e.cache_read_tokens = sqlite3_column_int64(row, 11);
-  e.cache_write_tokens = sqlite3_column_int64(row, 12);
-  e.reasoning_tokens = sqlite3_column_int64(row, 13);
-  e.cost_nusd = sqlite3_column_int64(row, 14);
-  assign_text(e.cost_source, row, 15);
-  assign_text(e.price_ref, row, 16);
-  assign_text(e.source, row, 17);
-  assign_text(e.user, row, 18);
-  assign_text(e.session_id, row, 19);
-  assign_text(e.session_type, row, 20);
-  assign_text(e.project, row, 21);
-  assign_text(e.feature, row, 22);
-  assign_text(e.environment, row, 23);
-  assign_text(e.meta, row, 24);
-}
-
-}  // namespace
-
 void bound_sql::bind_to(statement& stmt) const {
   int index = 1;
   for (const auto& v : params) {
@@ -270,12 +266,8 @@ bound_sql page_sql(const event_filter& filter, std::span<const project_rule> rul
 bound_sql detail::page_sql(sql_dialect dialect, const event_filter& filter, std::span<const project_rule> rules,
                            event_order order, const std::optional<event_position>& after, std::size_t limit) {
   detail::sql_builder sql(dialect);
-  sql.text(
-      "SELECT e.id, e.ts, e.received_at, e.token_id, t.label, e.event_id, e.provider, e.model, e.input_tokens, "
-      "e.output_tokens, e.total_tokens, e.cache_read_tokens, e.cache_write_tokens, e.reasoning_tokens, e.cost_nusd, "
-      "e.cost_source, e.price_ref, e.source, e.\"user\", e.session_id, e.session_type, ");
-  detail::append_project(sql, rules);
-  sql.text(", e.feature, e.environment, e.meta");
+  sql.text("SELECT ");
+  detail::append_event_select(sql, rules);
   sql.text(detail::events_from).text(detail::token_join);
   const bool newest = order == event_order::newest_first;
   // Past a position, the position is the bound on that side of the time range. Given both it and the filter's
@@ -327,7 +319,7 @@ std::size_t event_reader::for_each(const event_filter& filter, event_order order
   stored_event row;
   std::size_t count = 0;
   while (stmt.step()) {
-    read_event(stmt.handle(), row);
+    detail::decode_event(detail::sqlite_result_row(stmt.handle()), row);
     visit(row);
     ++count;
   }

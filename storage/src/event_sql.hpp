@@ -4,6 +4,7 @@
 // SQL text. Where SQLite and PostgreSQL spell a thing differently (placeholders, GLOB), the builder's dialect picks
 // the spelling; everything else is the same text for both.
 
+#include "cg/storage/event_columns.hpp"
 #include "cg/storage/event_query.hpp"
 
 #include <cstdint>
@@ -11,6 +12,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <variant>
 
 namespace cg::storage::detail {
 
@@ -67,6 +70,49 @@ inline bool filter_needs_project(const event_filter& filter) { return filter.pro
 /// page_sql() in either dialect. The selected columns are the same in both, in stored_event's order.
 bound_sql page_sql(sql_dialect dialect, const event_filter& filter, std::span<const project_rule> rules,
                    event_order order, const std::optional<event_position>& after, std::size_t limit);
+
+/// `"a", "b", ...`: the quoted names of the columns every insert writes, in event_columns() order, after `"id"` when
+/// `with_id` (a copy that keeps ids). Quoted, because `user` is a reserved word in PostgreSQL.
+std::string inserted_column_names(bool with_id);
+
+/// The select list of an event read, one expression per event_columns() entry in its order (the token label from
+/// the joined `t`, the project through `rules`): what decode_event() reads back.
+void append_event_select(sql_builder& sql, std::span<const project_rule> rules);
+
+/// The select list of the reprice reader: `e."id"`, then every column read_by_reprice(), in list order.
+void append_reprice_select(sql_builder& sql);
+
+/// Fills `e` from one result row laid out as append_event_select() wrote it (or, with `reprice`, as
+/// append_reprice_select() did). `row` answers `is_null(i)`, `int64(i)` and `text(i, std::string&)`. Assigns into
+/// `e` rather than building a new object, so that a scan reuses the strings' memory row after row.
+template <typename ResultRow>
+void decode_event(const ResultRow& row, stored_event& e, bool reprice = false) {
+  int index = 0;
+  const auto read = [&](event_field field) {
+    const int i = index++;
+    std::visit(
+        [&](auto* member) {
+          using member_type = std::remove_pointer_t<decltype(member)>;
+          if constexpr (std::is_same_v<member_type, std::int64_t>) {
+            *member = row.int64(i);
+          } else if constexpr (std::is_same_v<member_type, std::string>) {
+            row.text(i, *member);
+          } else if (row.is_null(i)) {
+            member->reset();
+          } else {
+            if (!*member) member->emplace();
+            if constexpr (std::is_same_v<member_type, std::optional<std::int64_t>>)
+              **member = row.int64(i);
+            else
+              row.text(i, **member);
+          }
+        },
+        field);
+  };
+  if (reprice) read(&e.id);
+  for (const auto& column : event_columns())
+    if (!reprice || column.read_by_reprice) read(field_of(column, e));
+}
 
 /// A PostgreSQL regular expression (`~`, under COLLATE "C") that matches exactly the texts SQLite's GLOB matches
 /// with `glob`: case-sensitive; `*` any run of characters, `?` one character, `[...]` a set with ranges, `[^...]`

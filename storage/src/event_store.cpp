@@ -1,24 +1,20 @@
 #include "cg/storage/event_store.hpp"
 
+#include "event_sql.hpp"
+#include "sqlite_events.hpp"
+
 #include <fmt/format.h>
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <iterator>
+#include <type_traits>
+#include <variant>
 #include <utility>
 
 namespace cg::storage {
 
 namespace {
-
-constexpr std::string_view insert_sql = R"sql(
-INSERT INTO usage_events (ts, received_at, token_id, event_id, provider, model, input_tokens, output_tokens,
-                          total_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_nusd,
-                          cost_source, price_ref, source, user, session_id, session_type, project, feature,
-                          environment, meta)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
-ON CONFLICT (token_id, event_id) DO NOTHING
-RETURNING id
-)sql";
 
 constexpr std::string_view find_existing_sql = "SELECT id FROM usage_events WHERE token_id = ?1 AND event_id = ?2";
 
@@ -53,8 +49,41 @@ struct new_row {
 
 }  // namespace
 
+namespace detail {
+
+std::string sqlite_event_insert(bool with_id) {
+  std::string placeholders;
+  int count = with_id ? 1 : 0;
+  for (const auto& column : event_columns()) count += column.inserted() ? 1 : 0;
+  for (int i = 1; i <= count; ++i) fmt::format_to(std::back_inserter(placeholders), "{}?{}", i == 1 ? "" : ", ", i);
+  return fmt::format("INSERT INTO usage_events ({}) VALUES ({})", inserted_column_names(with_id), placeholders);
+}
+
+void bind_event(statement& insert, const event_row& row, std::optional<std::int64_t> id) {
+  int index = 1;
+  if (id) insert.bind(index++, *id);
+  for (const auto& column : event_columns()) {
+    if (!column.inserted()) continue;
+    std::visit(
+        [&](const auto* member) {
+          if constexpr (std::is_same_v<decltype(member), const std::int64_t*> ||
+                        std::is_same_v<decltype(member), const std::optional<std::int64_t>*>)
+            insert.bind(index, *member);
+          else
+            insert.bind_static(index, *member);
+        },
+        field_of(column, row));
+    ++index;
+  }
+}
+
+}  // namespace detail
+
 event_store::event_store(database& db)
-    : db_(db), insert_(db, insert_sql), find_existing_(db, find_existing_sql), touch_token_(db, touch_token_sql) {}
+    : db_(db),
+      insert_(db, detail::sqlite_event_insert(false) + " ON CONFLICT (token_id, event_id) DO NOTHING RETURNING id"),
+      find_existing_(db, find_existing_sql),
+      touch_token_(db, touch_token_sql) {}
 
 std::vector<insert_outcome> event_store::commit_batch(std::span<const event_row> rows) {
   std::vector<insert_outcome> outcomes;
@@ -67,29 +96,7 @@ std::vector<insert_outcome> event_store::commit_batch(std::span<const event_row>
   const clear_bindings_on_exit clear(insert_, find_existing_);
 
   for (const event_row& row : rows) {
-    insert_.bind(1, row.ts_us)
-        .bind(2, row.received_at_us)
-        .bind(3, row.token_id)
-        .bind_static(4, row.event_id)
-        .bind_static(5, row.provider)
-        .bind_static(6, row.model)
-        .bind(7, row.input_tokens)
-        .bind(8, row.output_tokens)
-        .bind(9, row.total_tokens)
-        .bind(10, row.cache_read_tokens)
-        .bind(11, row.cache_write_tokens)
-        .bind(12, row.reasoning_tokens)
-        .bind(13, row.cost_nusd)
-        .bind_static(14, row.cost_source)
-        .bind_static(15, row.price_ref)
-        .bind_static(16, row.source)
-        .bind_static(17, row.user)
-        .bind_static(18, row.session_id)
-        .bind_static(19, row.session_type)
-        .bind_static(20, row.project)
-        .bind_static(21, row.feature)
-        .bind_static(22, row.environment)
-        .bind_static(23, row.meta);
+    detail::bind_event(insert_, row);
     // With RETURNING, the first step makes the change; rewinding right away leaves no write statement pending at
     // COMMIT. Every parameter is bound again for the next row, so the bindings need not be cleared.
     const bool stored = insert_.step();

@@ -23,11 +23,22 @@ std::vector<report_dimension> report_key_columns(const cost_report_request& requ
 void append_report_column(sql_builder& sql, report_dimension d, std::span<const project_rule> rules,
                           bool& reads_project);
 
-/// The event columns a report sums after the grouping columns, in this order.
-constexpr std::string_view report_sum_columns =
-    "e.input_tokens, e.output_tokens, e.total_tokens, e.cache_read_tokens, e.cache_write_tokens, e.reasoning_tokens, "
-    "e.cost_nusd";
-constexpr int report_sum_column_count = 7;
+/// The columns a report sums after the grouping columns, in event_columns() order, each as `e."name"`, or as
+/// `sum(e."name")` when `summed` (PostgreSQL sums in SQL).
+std::string report_sum_columns(bool summed);
+
+/// Reads the columns report_sum_columns() named from `row` (as decode_event() reads rows), from column `first` on.
+template <typename ResultRow>
+void decode_report_sums(const ResultRow& row, int first, usage_totals& out) {
+  for (const auto& column : event_columns()) {
+    if (!column.summed()) continue;
+    const std::int64_t value = row.int64(first++);
+    if (column.group == column_group::token_counts)
+      out.tokens.*count_member(column.tokens) = value;
+    else
+      out.cost_nusd = value;
+  }
+}
 
 /// Finds the local day of an instant without a time-zone lookup per call: rows mostly arrive in time order, so the
 /// day of the previous one is usually the day of this one.

@@ -2,6 +2,8 @@
 
 #include "cg/storage/schema.hpp"
 
+#include "sqlite_events.hpp"
+
 #include <fmt/format.h>
 
 #include <optional>
@@ -79,22 +81,10 @@ class sqlite_connection final : public connection {
 
   std::int64_t import_events(std::span<const stored_event> rows) override {
     transaction tx(db_);
-    statement insert(db_, R"sql(
-INSERT INTO usage_events (id, ts, received_at, token_id, event_id, provider, model, input_tokens, output_tokens,
-                          total_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_nusd,
-                          cost_source, price_ref, source, "user", session_id, session_type, project, feature,
-                          environment, meta)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
-ON CONFLICT DO NOTHING
-)sql");
+    statement insert(db_, detail::sqlite_event_insert(true) + " ON CONFLICT DO NOTHING");
     std::int64_t added = 0;
     for (const auto& e : rows) {
-      insert.bind(1, e.id).bind(2, e.ts_us).bind(3, e.received_at_us).bind(4, e.token_id).bind(5, e.event_id);
-      insert.bind(6, e.provider).bind(7, e.model).bind(8, e.input_tokens).bind(9, e.output_tokens);
-      insert.bind(10, e.total_tokens).bind(11, e.cache_read_tokens).bind(12, e.cache_write_tokens);
-      insert.bind(13, e.reasoning_tokens).bind(14, e.cost_nusd).bind(15, e.cost_source).bind(16, e.price_ref);
-      insert.bind(17, e.source).bind(18, e.user).bind(19, e.session_id).bind(20, e.session_type);
-      insert.bind(21, e.project).bind(22, e.feature).bind(23, e.environment).bind(24, e.meta);
+      detail::bind_event(insert, e, e.id);
       insert.step();
       added += db_.changes();
       insert.reset();

@@ -261,9 +261,9 @@ class usage_log_reader {
 
 void add_to(v03_totals& totals, const old_usage_row& row) {
   ++totals.rows;
-  totals.input_tokens += row.input;
-  totals.output_tokens += row.output;
-  totals.total_tokens += row.total;
+  totals.counts.input += row.input;
+  totals.counts.output += row.output;
+  totals.counts.total += row.total;
   totals.cost_nusd += row.cost_nusd.value_or(0);
   if (!row.cost_nusd) ++totals.unpriced_rows;
   ++totals.rows_by_source[row.source];

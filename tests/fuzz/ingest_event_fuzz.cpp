@@ -14,13 +14,13 @@ constexpr std::int64_t now_us = 1'767'225'600'000'000;  // 2026-01-01T00:00:00Z:
 
 void check_event(const cg::ingest::usage_event& e, const cg::ingest::event_limits& limits) {
   CG_FUZZ_CHECK(!e.model.empty() && e.model.size() <= limits.model_max);
-  for (const auto n : {e.input_tokens, e.output_tokens, e.total_tokens, e.cache_read_tokens, e.cache_write_tokens,
-                       e.reasoning_tokens}) {
+  for (const auto n : {e.tokens.input, e.tokens.output, e.tokens.total, e.tokens.cache_read, e.tokens.cache_write,
+                       e.tokens.reasoning}) {
     CG_FUZZ_CHECK(n >= 0 && n <= limits.tokens_max);
   }
   // Input is the whole input (cache reads and writes are parts of it), output the whole output (reasoning is part).
-  CG_FUZZ_CHECK(e.cache_read_tokens + e.cache_write_tokens <= e.input_tokens);
-  CG_FUZZ_CHECK(e.reasoning_tokens <= e.output_tokens);
+  CG_FUZZ_CHECK(e.tokens.cache_read + e.tokens.cache_write <= e.tokens.input);
+  CG_FUZZ_CHECK(e.tokens.reasoning <= e.tokens.output);
   if (e.timestamp_us) CG_FUZZ_CHECK(*e.timestamp_us <= now_us + limits.future_skew_us);
   // A positive cost below half a nano-USD stays the client's (0): never negative.
   if (e.client_cost_nusd) CG_FUZZ_CHECK(*e.client_cost_nusd >= 0);

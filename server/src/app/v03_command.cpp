@@ -27,9 +27,9 @@ json::object totals_json(const storage::v03_totals& t) {
   return {{"tokens", t.tokens},
           {"rows", t.rows},
           {"rows_by_source", std::move(sources)},
-          {"prompt_tokens", t.input_tokens},
-          {"completion_tokens", t.output_tokens},
-          {"total_tokens", t.total_tokens},
+          {"prompt_tokens", t.counts.input},
+          {"completion_tokens", t.counts.output},
+          {"total_tokens", t.counts.total},
           {"cost_usd", pricing::format_usd(t.cost_nusd)},
           {"rows_without_cost", t.unpriced_rows}};
 }
@@ -104,9 +104,9 @@ std::string v03_report_text(const storage::v03_report& r, const std::filesystem:
     const auto found = a.rows_by_source.find(source);
     line(fmt::format("  source {}", source), number(rows), number(found == a.rows_by_source.end() ? 0 : found->second));
   }
-  line("prompt tokens", number(b.input_tokens), number(a.input_tokens));
-  line("completion tokens", number(b.output_tokens), number(a.output_tokens));
-  line("total tokens", number(b.total_tokens), number(a.total_tokens));
+  line("prompt tokens", number(b.counts.input), number(a.counts.input));
+  line("completion tokens", number(b.counts.output), number(a.counts.output));
+  line("total tokens", number(b.counts.total), number(a.counts.total));
   line("cost USD", pricing::format_usd(b.cost_nusd), pricing::format_usd(a.cost_nusd));
   line("rows without a cost", number(b.unpriced_rows), number(a.unpriced_rows));
   out += fmt::format("\nThe old REAL costs add up to {:.17g} USD; each row was rounded once to nano-USD (half to even) "

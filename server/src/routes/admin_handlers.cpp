@@ -2,6 +2,7 @@
 
 #include "routes/admin_requests.hpp"
 #include "routes/csv_export.hpp"
+#include "routes/event_json.hpp"
 #include "routes/handler_support.hpp"
 #include "http/query_params.hpp"
 
@@ -9,6 +10,7 @@
 #include "cg/pricing/money.hpp"
 #include "cg/server/log.hpp"
 #include "cg/storage/cost_report.hpp"
+#include "cg/storage/event_columns.hpp"
 #include "cg/storage/event_query.hpp"
 
 #include <boost/json.hpp>
@@ -67,56 +69,13 @@ json::value optional_json(const std::optional<T>& value) {
   return json::value(*value);
 }
 
-// `meta` is stored as compact JSON text; shown as JSON. Text that does not parse (an imported v0.3 oddity) is shown
-// as the string it is rather than dropped.
-json::value meta_json(const std::optional<std::string>& meta) {
-  if (!meta) return nullptr;
-  boost::system::error_code ec;
-  json::value parsed = json::parse(*meta, ec);
-  if (ec) return json::value(*meta);
-  return parsed;
-}
-
-json::object event_json(const storage::stored_event& e) {
-  // The seed's fields first, with the seed's names and types; then everything Cost Guardian 0.4 adds.
-  json::object o;
-  o["id"] = e.id;
-  o["timestamp"] = ingest::format_timestamp(e.ts_us);
-  o["model"] = e.model;
-  o["promptTokens"] = e.input_tokens;
-  o["completionTokens"] = e.output_tokens;
-  o["totalTokens"] = e.total_tokens;
-  o["estimatedCostUSD"] = pricing::to_double_usd(e.cost_nusd);
-  o["event_id"] = optional_json(e.event_id);
-  o["provider"] = e.provider;
-  o["ingest_token_id"] = optional_json(e.token_id);
-  o["token_label"] = optional_json(e.token_label);
-  o["cache_read_tokens"] = e.cache_read_tokens;
-  o["cache_write_tokens"] = e.cache_write_tokens;
-  o["reasoning_tokens"] = e.reasoning_tokens;
-  o["cost_usd_exact"] = pricing::format_usd(e.cost_nusd);
-  o["cost_source"] = e.cost_source;
-  o["price_ref"] = e.price_ref;
-  o["source"] = e.source;
-  o["received_at"] = ingest::format_timestamp(e.received_at_us);
-  o["user"] = optional_json(e.user);
-  o["session_id"] = optional_json(e.session_id);
-  o["session_type"] = optional_json(e.session_type);
-  o["project"] = optional_json(e.project);
-  o["feature"] = optional_json(e.feature);
-  o["environment"] = optional_json(e.environment);
-  o["meta"] = meta_json(e.meta);
-  return o;
-}
-
 void put_totals(json::object& o, const storage::usage_totals& t) {
   o["requests"] = t.requests;
-  o["input_tokens"] = t.input_tokens;
-  o["output_tokens"] = t.output_tokens;
-  o["total_tokens"] = t.total_tokens;
-  o["cache_read_tokens"] = t.cache_read_tokens;
-  o["cache_write_tokens"] = t.cache_write_tokens;
-  o["reasoning_tokens"] = t.reasoning_tokens;
+  // Each token class under the key /data gives it.
+  for (const auto& column : storage::event_columns()) {
+    if (column.group == storage::column_group::token_counts)
+      o[column.json_key] = t.tokens.*storage::count_member(column.tokens);
+  }
   o["cost_usd"] = pricing::to_double_usd(t.cost_nusd);
   o["cost_usd_exact"] = pricing::format_usd(t.cost_nusd);
 }
@@ -263,7 +222,7 @@ void register_admin_routes(router& routes, services& s) {
              {.summary = "Usage events, newest first, with keyset pagination",
               .query = "start:date end:date tz model ingest_token_id:integer provider project user feature "
                        "environment session_type session_id limit:integer cursor",
-              .responses = "200:application/json 400"});
+              .responses = "200:DataPage 400"});
   routes.add(verb::get, "/models", [&s](const request_ptr& c, const responder& r) { handle_models(s, c, r); },
              {.summary = "Distinct model names, sorted", .responses = "200:application/json 400"});
   struct cost_route_entry {

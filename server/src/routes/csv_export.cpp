@@ -3,17 +3,18 @@
 #include "cg/ingest/validation.hpp"
 #include "cg/pricing/money.hpp"
 #include "cg/server/log.hpp"
+#include "cg/storage/event_columns.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <variant>
 
 namespace cg::server {
 
 namespace {
 
 constexpr std::string_view crlf = "\r\n";
-
 
 void append_number_cell(std::string& out, std::int64_t value) { fmt::format_to(std::back_inserter(out), "{}", value); }
 
@@ -24,62 +25,72 @@ void append_number_cell(std::string& out, const std::optional<std::int64_t>& val
 // A cell we produce ourselves (timestamps, decimals): never quoted, never neutralised.
 void append_plain_cell(std::string& out, std::string_view value) { out += value; }
 
-void append_totals(std::string& out, const storage::usage_totals& t) {
-  append_number_cell(out, t.requests);
-  for (const auto v : {t.input_tokens, t.output_tokens, t.total_tokens, t.cache_read_tokens, t.cache_write_tokens,
-                       t.reasoning_tokens}) {
-    out += ',';
-    append_number_cell(out, v);
+// One cell of the event export, spelled as its column's type says: text (and meta's JSON text) escaped, times as
+// ISO-8601 UTC, money as its exact decimal USD, counts and ids as integers; null is an empty cell.
+void append_cell(std::string& out, storage::column_type type, std::int64_t value) {
+  switch (type) {
+    case storage::column_type::timestamp: return append_plain_cell(out, ingest::format_timestamp(value));
+    case storage::column_type::money: return append_plain_cell(out, pricing::format_usd(value));
+    case storage::column_type::integer:
+    case storage::column_type::text:
+    case storage::column_type::json_text: return append_number_cell(out, value);
   }
-  out += ',';
-  append_plain_cell(out, pricing::format_usd(t.cost_nusd));
 }
 
-constexpr std::string_view totals_header =
-    "requests,input_tokens,output_tokens,total_tokens,cache_read_tokens,cache_write_tokens,reasoning_tokens,"
-    "cost_usd";
+void append_cell(std::string& out, storage::column_type type, const std::optional<std::int64_t>& value) {
+  if (value) append_cell(out, type, *value);
+}
+
+void append_cell(std::string& out, storage::column_type, const std::string& value) { append_text_cell(out, value); }
+
+void append_cell(std::string& out, storage::column_type, const std::optional<std::string>& value) {
+  append_text_cell(out, value);
+}
+
+// The report's sums are the event columns reports sum, under the same headers and in the same order as in the
+// event export.
+void append_totals(std::string& out, const storage::usage_totals& t) {
+  append_number_cell(out, t.requests);
+  for (const auto& column : storage::event_columns()) {
+    if (!column.summed()) continue;
+    out += ',';
+    const bool tokens = column.group == storage::column_group::token_counts;
+    append_cell(out, column.type, tokens ? t.tokens.*storage::count_member(column.tokens) : t.cost_nusd);
+  }
+}
+
+std::string totals_header() {
+  std::string header = "requests";
+  for (const auto& column : storage::event_columns()) {
+    if (!column.summed()) continue;
+    header += ',';
+    header += column.csv_header;
+  }
+  return header;
+}
 
 }  // namespace
 
-
 std::string_view event_csv_header() {
-  return "id,timestamp,received_at,event_id,ingest_token_id,token_label,provider,model,input_tokens,output_tokens,"
-         "total_tokens,cache_read_tokens,cache_write_tokens,reasoning_tokens,cost_usd,cost_source,price_ref,source,"
-         "project,user,feature,environment,session_type,session_id,meta\r\n";
+  static const std::string header = [] {
+    std::string text;
+    for (const auto& column : storage::event_columns()) {
+      if (!column.exported()) continue;
+      if (!text.empty()) text += ',';
+      text += column.csv_header;
+    }
+    return text + std::string(crlf);
+  }();
+  return header;
 }
 
 void append_event_csv(std::string& out, const storage::stored_event& e) {
-  append_number_cell(out, e.id);
-  out += ',';
-  append_plain_cell(out, ingest::format_timestamp(e.ts_us));
-  out += ',';
-  append_plain_cell(out, ingest::format_timestamp(e.received_at_us));
-  out += ',';
-  append_text_cell(out, e.event_id);
-  out += ',';
-  append_number_cell(out, e.token_id);
-  out += ',';
-  append_text_cell(out, e.token_label);
-  out += ',';
-  append_text_cell(out, e.provider);
-  out += ',';
-  append_text_cell(out, e.model);
-  for (const auto v : {e.input_tokens, e.output_tokens, e.total_tokens, e.cache_read_tokens, e.cache_write_tokens,
-                       e.reasoning_tokens}) {
-    out += ',';
-    append_number_cell(out, v);
-  }
-  out += ',';
-  append_plain_cell(out, pricing::format_usd(e.cost_nusd));
-  out += ',';
-  append_text_cell(out, e.cost_source);
-  out += ',';
-  append_text_cell(out, e.price_ref);
-  out += ',';
-  append_text_cell(out, e.source);
-  for (const auto* v : {&e.project, &e.user, &e.feature, &e.environment, &e.session_type, &e.session_id, &e.meta}) {
-    out += ',';
-    append_text_cell(out, *v);
+  bool first = true;
+  for (const auto& column : storage::event_columns()) {
+    if (!column.exported()) continue;
+    if (!first) out += ',';
+    first = false;
+    std::visit([&](const auto* member) { append_cell(out, column.type, *member); }, storage::field_of(column, e));
   }
   out += crlf;
 }
@@ -95,7 +106,7 @@ std::string report_csv(const storage::cost_report& report, std::span<const stora
       out += ',';
     }
   }
-  out += totals_header;
+  out += totals_header();
   out += crlf;
   for (const auto& row : report.rows) {
     for (std::size_t i = 0; i < group_by.size(); ++i) {

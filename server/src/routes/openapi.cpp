@@ -1,5 +1,7 @@
 #include "routes/openapi.hpp"
 
+#include "routes/event_json.hpp"
+
 #include <boost/json.hpp>
 
 #include <fmt/format.h>
@@ -15,7 +17,8 @@ namespace json = boost::json;
 namespace {
 
 // Schemas that route_doc entries name (`body`, `responses`). A route's doc names a schema here; add one next to the
-// others when a new response shape appears. JSON Schema 2020-12, as OpenAPI 3.1 uses.
+// others when a new response shape appears. JSON Schema 2020-12, as OpenAPI 3.1 uses. The event's own fields are
+// not written here: StoredEvent and UsageEvent's client-settable properties come from the column list (schemas()).
 constexpr std::string_view component_schemas = R"json({
   "Object": {"type": "object", "description": "A JSON object (see the route's description)."},
   "Error": {
@@ -45,21 +48,7 @@ constexpr std::string_view component_schemas = R"json({
   R"json(Token counts may also be given as the provider's native usage object.",
     "properties": {
       "tracking_token": {"type": "string", "maxLength": 64},
-      "event_id": {"type": "string", "maxLength": 200},
-      "provider": {"type": "string"},
-      "model": {"type": "string", "maxLength": 256},
-      "prompt_tokens": {"type": "integer", "minimum": 0},
-      "completion_tokens": {"type": "integer", "minimum": 0},
-      "total_tokens": {"type": "integer", "minimum": 0},
-      "cache_read_tokens": {"type": "integer", "minimum": 0},
-      "cache_write_tokens": {"type": "integer", "minimum": 0},
-      "reasoning_tokens": {"type": "integer", "minimum": 0},
-      "cost_usd": {"type": "number", "minimum": 0},
-      "timestamp": {"type": "string", "description": "ISO-8601 with Z or an offset; default: when received"},
-      "user": {"type": "string"}, "session_id": {"type": "string"}, "session_type": {"type": "string"},
-      "project": {"type": "string"}, "feature": {"type": "string"}, "environment": {"type": "string"},
-      "usage": {"type": "object", "description": "OpenAI Chat Completions / Responses or Anthropic Messages usage"},
-      "meta": {"type": "object", "description": "Any JSON, at most 8 KiB compact and 8 levels deep"}
+      "usage": {"type": "object", "description": "OpenAI Chat Completions / Responses or Anthropic Messages usage"}
     }
   },
   "UsageEventBatch": {
@@ -147,6 +136,14 @@ constexpr std::string_view component_schemas = R"json({
       "pricing": {"type": "object", "properties": {"source": {"type": "string"}, "models": {"type": "integer"}}}
     }
   },
+  "DataPage": {
+    "type": "object", "required": ["data", "next_cursor", "limit"],
+    "properties": {
+      "data": {"type": "array", "items": {"$ref": "#/components/schemas/StoredEvent"}},
+      "next_cursor": {"type": ["string", "null"], "description": "Pass as cursor for the next page; null on the last"},
+      "limit": {"type": "integer"}
+    }
+  },
   "OpenApiDocument": {"type": "object", "description": "This document."}
 })json";
 
@@ -186,7 +183,12 @@ const json::object& schemas() {
   static const json::object parsed = [] {
     boost::system::error_code ec;
     auto v = json::parse(component_schemas, ec);
-    return ec || !v.is_object() ? json::object{} : std::move(v.as_object());
+    if (ec || !v.is_object()) return json::object{};
+    json::object all = std::move(v.as_object());
+    all["StoredEvent"] = stored_event_schema();
+    auto& usage_event = all["UsageEvent"].as_object()["properties"].as_object();
+    for (auto& [key, schema] : settable_event_properties()) usage_event[key] = schema;
+    return all;
   }();
   return parsed;
 }

@@ -77,8 +77,8 @@ event_fields fields_of(std::int64_t id, const event_row& r) {
           r.event_id,
           r.provider,
           r.model,
-          {r.input_tokens, r.output_tokens, r.total_tokens, r.cache_read_tokens, r.cache_write_tokens,
-           r.reasoning_tokens, r.cost_nusd},
+          {r.tokens.input, r.tokens.output, r.tokens.total, r.tokens.cache_read, r.tokens.cache_write,
+           r.tokens.reasoning, r.cost_nusd},
           r.cost_source,
           r.price_ref,
           r.source,
@@ -93,8 +93,8 @@ event_fields fields_of(const stored_event& r) {
           r.event_id,
           r.provider,
           r.model,
-          {r.input_tokens, r.output_tokens, r.total_tokens, r.cache_read_tokens, r.cache_write_tokens,
-           r.reasoning_tokens, r.cost_nusd},
+          {r.tokens.input, r.tokens.output, r.tokens.total, r.tokens.cache_read, r.tokens.cache_write,
+           r.tokens.reasoning, r.cost_nusd},
           r.cost_source,
           r.price_ref,
           r.source,
@@ -183,45 +183,18 @@ class copy_rows {
 
 // ---- reading rows -----------------------------------------------------------------------------------------------
 
-void assign(std::string& out, const query_result& r, int row, int column) { out.assign(r.text(row, column)); }
+// One row of a result, as detail::decode_event() reads it.
+class pg_result_row {
+ public:
+  pg_result_row(const query_result& r, int row) : r_(r), row_(row) {}
+  bool is_null(int column) const { return r_.is_null(row_, column); }
+  std::int64_t int64(int column) const { return r_.int64(row_, column); }
+  void text(int column, std::string& out) const { out.assign(r_.text(row_, column)); }
 
-void assign(std::optional<std::string>& out, const query_result& r, int row, int column) {
-  if (r.is_null(row, column)) {
-    out.reset();
-    return;
-  }
-  if (!out) out.emplace();
-  out->assign(r.text(row, column));
-}
-
-// Assigns into `e` rather than building a new object, so that a page reuses the strings' memory row after row.
-void read_event(const query_result& r, int row, stored_event& e) {
-  e.id = r.int64(row, 0);
-  e.ts_us = r.int64(row, 1);
-  e.received_at_us = r.int64(row, 2);
-  e.token_id = r.optional_int64(row, 3);
-  assign(e.token_label, r, row, 4);
-  assign(e.event_id, r, row, 5);
-  assign(e.provider, r, row, 6);
-  assign(e.model, r, row, 7);
-  e.input_tokens = r.int64(row, 8);
-  e.output_tokens = r.int64(row, 9);
-  e.total_tokens = r.int64(row, 10);
-  e.cache_read_tokens = r.int64(row, 11);
-  e.cache_write_tokens = r.int64(row, 12);
-  e.reasoning_tokens = r.int64(row, 13);
-  e.cost_nusd = r.int64(row, 14);
-  assign(e.cost_source, r, row, 15);
-  assign(e.price_ref, r, row, 16);
-  assign(e.source, r, row, 17);
-  assign(e.user, r, row, 18);
-  assign(e.session_id, r, row, 19);
-  assign(e.session_type, r, row, 20);
-  assign(e.project, r, row, 21);
-  assign(e.feature, r, row, 22);
-  assign(e.environment, r, row, 23);
-  assign(e.meta, r, row, 24);
-}
+ private:
+  const query_result& r_;
+  int row_;
+};
 
 constexpr std::string_view token_columns = "id, label, token, active, created_at, last_seen_at, usage_count, deleted_at";
 
@@ -781,7 +754,7 @@ std::size_t postgres_connection::for_each_event(const event_filter& filter, std:
   const query_result r = run([&] { return session_.exec(query.text, params_of(query), "reading events"); });
   stored_event row;
   for (int i = 0; i < r.rows(); ++i) {
-    read_event(r, i, row);
+    detail::decode_event(pg_result_row(r, i), row);
     visit(row);
   }
   return static_cast<std::size_t>(r.rows());
@@ -855,12 +828,12 @@ cost_report postgres_connection::run_cost_report(const cost_report_request& requ
         else
           groups.value(r.text(0, c));
       }
-      totals.input_tokens = r.int64(0, first_sum + 1);
-      totals.output_tokens = r.int64(0, first_sum + 2);
-      totals.total_tokens = r.int64(0, first_sum + 3);
-      totals.cache_read_tokens = r.int64(0, first_sum + 4);
-      totals.cache_write_tokens = r.int64(0, first_sum + 5);
-      totals.reasoning_tokens = r.int64(0, first_sum + 6);
+      totals.tokens.input = r.int64(0, first_sum + 1);
+      totals.tokens.output = r.int64(0, first_sum + 2);
+      totals.tokens.total = r.int64(0, first_sum + 3);
+      totals.tokens.cache_read = r.int64(0, first_sum + 4);
+      totals.tokens.cache_write = r.int64(0, first_sum + 5);
+      totals.tokens.reasoning = r.int64(0, first_sum + 6);
       totals.cost_nusd = r.int64(0, first_sum + 7);
       groups.add(totals);
     });
@@ -925,11 +898,11 @@ std::vector<priced_event> postgres_connection::reprice_page(const reprice_filter
       e.ts_us = r.int64(i, 1);
       e.provider = r.text(i, 2);
       e.model = r.text(i, 3);
-      e.input_tokens = r.int64(i, 4);
-      e.output_tokens = r.int64(i, 5);
-      e.cache_read_tokens = r.int64(i, 6);
-      e.cache_write_tokens = r.int64(i, 7);
-      e.reasoning_tokens = r.int64(i, 8);
+      e.tokens.input = r.int64(i, 4);
+      e.tokens.output = r.int64(i, 5);
+      e.tokens.cache_read = r.int64(i, 6);
+      e.tokens.cache_write = r.int64(i, 7);
+      e.tokens.reasoning = r.int64(i, 8);
       e.cost_nusd = r.int64(i, 9);
       e.cost_source = r.text(i, 10);
       e.price_ref = r.text(i, 11);

@@ -12,9 +12,9 @@ ingest::usage_event event(std::string model) {
   e.event_id = "ev-1";
   e.provider = "openai";
   e.model = std::move(model);
-  e.input_tokens = 1000;
-  e.output_tokens = 500;
-  e.total_tokens = 1500;
+  e.tokens.input = 1000;
+  e.tokens.output = 500;
+  e.tokens.total = 1500;
   e.project = "proj";
   return e;
 }

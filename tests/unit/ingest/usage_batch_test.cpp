@@ -66,7 +66,7 @@ TEST_SUITE("ingest.batch") {
     for (const auto* all : {&array, &object, &ndjson}) {
       REQUIRE(all->size() == 2);
       CHECK(event_at(*all, 0).model == "gpt-4o");
-      CHECK(event_at(*all, 0).input_tokens == 10);
+      CHECK(event_at(*all, 0).tokens.input == 10);
       CHECK(event_at(*all, 1).event_id == "b");
     }
   }

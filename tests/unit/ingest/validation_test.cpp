@@ -120,7 +120,7 @@ TEST_CASE("parse_usage_event takes an already parsed value") {
   const boost::json::value body = {{"tracking_token", "tok"}, {"model", "m"}, {"prompt_tokens", 3}};
   const parse_result result = parse_usage_event(body, {}, now_us);
   REQUIRE(std::holds_alternative<usage_event>(result));
-  CHECK(std::get<usage_event>(result).input_tokens == 3);
+  CHECK(std::get<usage_event>(result).tokens.input == 3);
   const parse_result not_object = parse_usage_event(boost::json::value(42), {}, now_us);
   REQUIRE(std::holds_alternative<validation_error>(not_object));
   CHECK(std::get<validation_error>(not_object).field.empty());
@@ -133,12 +133,12 @@ TEST_CASE("the minimal event has zero tokens, no timestamp and no optional field
   CHECK(e.provider.empty());
   CHECK_FALSE(e.event_id);
   CHECK_FALSE(e.timestamp_us);
-  CHECK(e.input_tokens == 0);
-  CHECK(e.output_tokens == 0);
-  CHECK(e.total_tokens == 0);
-  CHECK(e.cache_read_tokens == 0);
-  CHECK(e.cache_write_tokens == 0);
-  CHECK(e.reasoning_tokens == 0);
+  CHECK(e.tokens.input == 0);
+  CHECK(e.tokens.output == 0);
+  CHECK(e.tokens.total == 0);
+  CHECK(e.tokens.cache_read == 0);
+  CHECK(e.tokens.cache_write == 0);
+  CHECK(e.tokens.reasoning == 0);
   CHECK_FALSE(e.client_cost_nusd);
   CHECK_FALSE(e.user);
   CHECK_FALSE(e.session_id);
@@ -157,9 +157,9 @@ TEST_CASE("the seed example of API.md is read field by field") {
   CHECK(e.event_id == "chatcmpl-9x...");
   CHECK(e.provider == "openai");
   CHECK(e.model == "gpt-4o-mini-2024-07-18");
-  CHECK(e.input_tokens == 10);
-  CHECK(e.output_tokens == 5);
-  CHECK(e.total_tokens == 15);
+  CHECK(e.tokens.input == 10);
+  CHECK(e.tokens.output == 5);
+  CHECK(e.tokens.total == 15);
   CHECK(e.client_cost_nusd == 4500);
   CHECK(e.timestamp_us == jan15_1030_us);
   CHECK(e.meta == R"({"any":"json"})");
@@ -170,23 +170,23 @@ TEST_CASE("the seed's camelCase body is read like the snake_case one") {
     "totalTokens":15,"costUsd":0.25,"eventId":"e1","sessionId":"s1","sessionType":"chat","cacheReadTokens":4,
     "cacheWriteTokens":3,"reasoningTokens":2})");
   CHECK(e.tracking_token == "abc");
-  CHECK(e.input_tokens == 10);
-  CHECK(e.output_tokens == 5);
-  CHECK(e.total_tokens == 15);
+  CHECK(e.tokens.input == 10);
+  CHECK(e.tokens.output == 5);
+  CHECK(e.tokens.total == 15);
   CHECK(e.client_cost_nusd == 250'000'000);
   CHECK(e.event_id == "e1");
   CHECK(e.session_id == "s1");
   CHECK(e.session_type == "chat");
-  CHECK(e.cache_read_tokens == 4);
-  CHECK(e.cache_write_tokens == 3);
-  CHECK(e.reasoning_tokens == 2);
+  CHECK(e.tokens.cache_read == 4);
+  CHECK(e.tokens.cache_write == 3);
+  CHECK(e.tokens.reasoning == 2);
 }
 
 TEST_CASE("unknown top-level fields are ignored; JSON null reads as absent") {
   const usage_event e = accepted(event_with(R"("colour":"blue","nested":{"x":[1,2]},"event_id":null,
     "prompt_tokens":null,"cost_usd":null,"timestamp":null,"meta":null,"user":null,"usage":null,"provider":null)"));
   CHECK_FALSE(e.event_id);
-  CHECK(e.input_tokens == 0);
+  CHECK(e.tokens.input == 0);
   CHECK_FALSE(e.client_cost_nusd);
   CHECK_FALSE(e.timestamp_us);
   CHECK_FALSE(e.meta);
@@ -377,17 +377,17 @@ TEST_CASE("each flat count field and its camelCase alias: integers in [0, 10^12]
 TEST_CASE("flat counts are read into the normalised classes") {
   const usage_event e = accepted(event_with(R"("prompt_tokens":100,"completion_tokens":50,"cache_read_tokens":60,
     "cache_write_tokens":30,"reasoning_tokens":20)"));
-  CHECK(e.input_tokens == 100);
-  CHECK(e.output_tokens == 50);
-  CHECK(e.total_tokens == 150);
-  CHECK(e.cache_read_tokens == 60);
-  CHECK(e.cache_write_tokens == 30);
-  CHECK(e.reasoning_tokens == 20);
+  CHECK(e.tokens.input == 100);
+  CHECK(e.tokens.output == 50);
+  CHECK(e.tokens.total == 150);
+  CHECK(e.tokens.cache_read == 60);
+  CHECK(e.tokens.cache_write == 30);
+  CHECK(e.tokens.reasoning == 20);
 }
 
 TEST_CASE("a snake_case count and its camelCase alias must agree") {
-  CHECK(accepted(event_with(R"("prompt_tokens":10,"promptTokens":10)")).input_tokens == 10);
-  CHECK(accepted(event_with(R"("prompt_tokens":10,"promptTokens":10.0)")).input_tokens == 10);
+  CHECK(accepted(event_with(R"("prompt_tokens":10,"promptTokens":10)")).tokens.input == 10);
+  CHECK(accepted(event_with(R"("prompt_tokens":10,"promptTokens":10.0)")).tokens.input == 10);
   check_rejects(event_with(R"("prompt_tokens":10,"promptTokens":11)"), "prompt_tokens");
   check_rejects(event_with(R"("completion_tokens":1,"completionTokens":2)"), "completion_tokens");
   check_rejects(event_with(R"("total_tokens":1,"totalTokens":2)"), "total_tokens");
@@ -400,22 +400,22 @@ TEST_CASE("a snake_case count and its camelCase alias must agree") {
 }
 
 TEST_CASE("total_tokens defaults to input + output and may not be smaller") {
-  CHECK(accepted(event_with(R"("prompt_tokens":10,"completion_tokens":5)")).total_tokens == 15);
-  CHECK(accepted(event_with(R"("prompt_tokens":10,"completion_tokens":5,"total_tokens":15)")).total_tokens == 15);
+  CHECK(accepted(event_with(R"("prompt_tokens":10,"completion_tokens":5)")).tokens.total == 15);
+  CHECK(accepted(event_with(R"("prompt_tokens":10,"completion_tokens":5,"total_tokens":15)")).tokens.total == 15);
   // Larger is kept: some providers count tokens that are neither (tool-use prompts, thoughts billed apart).
-  CHECK(accepted(event_with(R"("prompt_tokens":10,"completion_tokens":5,"total_tokens":20)")).total_tokens == 20);
-  CHECK(accepted(event_with(R"("total_tokens":20)")).total_tokens == 20);
+  CHECK(accepted(event_with(R"("prompt_tokens":10,"completion_tokens":5,"total_tokens":20)")).tokens.total == 20);
+  CHECK(accepted(event_with(R"("total_tokens":20)")).tokens.total == 20);
   check_rejects(event_with(R"("prompt_tokens":10,"completion_tokens":5,"total_tokens":14)"), "total_tokens");
   check_rejects(event_with(R"("promptTokens":10,"completionTokens":5,"totalTokens":14)"), "totalTokens");
   SUBCASE("the sum of two maximal counts does not overflow") {
     const usage_event e = accepted(event_with(R"("prompt_tokens":1e12,"completion_tokens":1e12)"));
-    CHECK(e.total_tokens == 2'000'000'000'000);
+    CHECK(e.tokens.total == 2'000'000'000'000);
   }
 }
 
 TEST_CASE("parts may not exceed their whole; the part is named") {
   SUBCASE("cache read within the input") {
-    CHECK(accepted(event_with(R"("prompt_tokens":10,"cache_read_tokens":10)")).cache_read_tokens == 10);
+    CHECK(accepted(event_with(R"("prompt_tokens":10,"cache_read_tokens":10)")).tokens.cache_read == 10);
   }
   SUBCASE("cache read over the input") {
     check_rejects(event_with(R"("prompt_tokens":10,"cache_read_tokens":11)"), "cache_read_tokens");
@@ -432,7 +432,7 @@ TEST_CASE("parts may not exceed their whole; the part is named") {
     check_rejects(event_with(R"("promptTokens":10,"cacheReadTokens":11)"), "cacheReadTokens");
   }
   SUBCASE("reasoning over the output") {
-    CHECK(accepted(event_with(R"("completion_tokens":5,"reasoning_tokens":5)")).reasoning_tokens == 5);
+    CHECK(accepted(event_with(R"("completion_tokens":5,"reasoning_tokens":5)")).tokens.reasoning == 5);
     check_rejects(event_with(R"("completion_tokens":5,"reasoning_tokens":6)"), "reasoning_tokens");
   }
   SUBCASE("an explicit zero whole still holds its parts") {
@@ -442,12 +442,12 @@ TEST_CASE("parts may not exceed their whole; the part is named") {
 
 TEST_CASE("a whole that is not given is the sum of its given parts") {
   const usage_event e = accepted(event_with(R"("cache_read_tokens":60,"cache_write_tokens":30,"reasoning_tokens":7)"));
-  CHECK(e.input_tokens == 90);
-  CHECK(e.cache_read_tokens == 60);
-  CHECK(e.cache_write_tokens == 30);
-  CHECK(e.output_tokens == 7);
-  CHECK(e.reasoning_tokens == 7);
-  CHECK(e.total_tokens == 97);
+  CHECK(e.tokens.input == 90);
+  CHECK(e.tokens.cache_read == 60);
+  CHECK(e.tokens.cache_write == 30);
+  CHECK(e.tokens.output == 7);
+  CHECK(e.tokens.reasoning == 7);
+  CHECK(e.tokens.total == 97);
 }
 
 // ---------------------------------------------------------------------------------------------- native usage
@@ -458,19 +458,19 @@ TEST_CASE("usage from OpenAI Chat Completions") {
     "prompt_tokens_details":{"cached_tokens":1024,"audio_tokens":0},
     "completion_tokens_details":{"reasoning_tokens":128,"audio_tokens":0,"accepted_prediction_tokens":0,
                                  "rejected_prediction_tokens":0}})"));
-  CHECK(e.input_tokens == 1200);
-  CHECK(e.output_tokens == 300);
-  CHECK(e.total_tokens == 1500);
-  CHECK(e.cache_read_tokens == 1024);
-  CHECK(e.cache_write_tokens == 0);
-  CHECK(e.reasoning_tokens == 128);
+  CHECK(e.tokens.input == 1200);
+  CHECK(e.tokens.output == 300);
+  CHECK(e.tokens.total == 1500);
+  CHECK(e.tokens.cache_read == 1024);
+  CHECK(e.tokens.cache_write == 0);
+  CHECK(e.tokens.reasoning == 128);
 
   SUBCASE("details may be null or missing") {
     const usage_event n = accepted(event_with(R"("usage":{"prompt_tokens":9,"completion_tokens":1,
       "total_tokens":10,"prompt_tokens_details":null})"));
-    CHECK(n.input_tokens == 9);
-    CHECK(n.cache_read_tokens == 0);
-    CHECK(n.total_tokens == 10);
+    CHECK(n.tokens.input == 9);
+    CHECK(n.tokens.cache_read == 0);
+    CHECK(n.tokens.total == 10);
   }
   SUBCASE("errors name the dotted path inside usage") {
     check_rejects(event_with(R"("usage":{"prompt_tokens":-1})"), "usage.prompt_tokens");
@@ -498,12 +498,12 @@ TEST_CASE("usage from the OpenAI Responses API: input_tokens includes the cached
   const usage_event e = accepted(event_with(R"("provider":"openai","usage":{"input_tokens":1000,
     "input_tokens_details":{"cached_tokens":400},"output_tokens":250,
     "output_tokens_details":{"reasoning_tokens":200},"total_tokens":1250})"));
-  CHECK(e.input_tokens == 1000);
-  CHECK(e.cache_read_tokens == 400);
-  CHECK(e.output_tokens == 250);
-  CHECK(e.reasoning_tokens == 200);
-  CHECK(e.total_tokens == 1250);
-  CHECK(e.cache_write_tokens == 0);
+  CHECK(e.tokens.input == 1000);
+  CHECK(e.tokens.cache_read == 400);
+  CHECK(e.tokens.output == 250);
+  CHECK(e.tokens.reasoning == 200);
+  CHECK(e.tokens.total == 1250);
+  CHECK(e.tokens.cache_write == 0);
   check_rejects(event_with(R"("usage":{"input_tokens":10,"input_tokens_details":{"cached_tokens":11}})"),
                 "usage.input_tokens_details.cached_tokens");
   check_rejects(event_with(R"("usage":{"output_tokens":10,"output_tokens_details":{"reasoning_tokens":11}})"),
@@ -516,19 +516,19 @@ TEST_CASE("usage from Anthropic Messages: input_tokens excludes the cache, which
     "cache_creation_input_tokens":300,"cache_read_input_tokens":1500,"output_tokens":80,
     "cache_creation":{"ephemeral_5m_input_tokens":300,"ephemeral_1h_input_tokens":0},
     "server_tool_use":null,"service_tier":"standard"})"));
-  CHECK(e.input_tokens == 1820);
-  CHECK(e.cache_write_tokens == 300);
-  CHECK(e.cache_read_tokens == 1500);
-  CHECK(e.output_tokens == 80);
-  CHECK(e.total_tokens == 1900);
-  CHECK(e.reasoning_tokens == 0);
+  CHECK(e.tokens.input == 1820);
+  CHECK(e.tokens.cache_write == 300);
+  CHECK(e.tokens.cache_read == 1500);
+  CHECK(e.tokens.output == 80);
+  CHECK(e.tokens.total == 1900);
+  CHECK(e.tokens.reasoning == 0);
 
   SUBCASE("the cache keys identify Anthropic whatever the provider says, even when null") {
     const usage_event n = accepted(event_with(R"("usage":{"input_tokens":20,"cache_creation_input_tokens":null,
       "cache_read_input_tokens":5,"output_tokens":1})"));
-    CHECK(n.input_tokens == 25);
-    CHECK(n.cache_read_tokens == 5);
-    CHECK(n.cache_write_tokens == 0);
+    CHECK(n.tokens.input == 25);
+    CHECK(n.tokens.cache_read == 5);
+    CHECK(n.tokens.cache_write == 0);
   }
   SUBCASE("errors name the Anthropic key") {
     check_rejects(event_with(R"("usage":{"input_tokens":1,"cache_read_input_tokens":-5})"),
@@ -543,15 +543,15 @@ TEST_CASE("usage from Anthropic Messages: input_tokens excludes the cache, which
 TEST_CASE("input_tokens/output_tokens alone: provider anthropic reads Anthropic, anything else Responses") {
   // Both readings give the same input and output here; they differ in whether total_tokens is a usage key.
   const std::string usage = R"("usage":{"input_tokens":10,"output_tokens":5,"total_tokens":99})";
-  CHECK(accepted(event_with(R"("provider":"openai",)" + usage)).total_tokens == 99);
-  CHECK(accepted(event_with(usage)).total_tokens == 99);
-  CHECK(accepted(event_with(R"("provider":"anthropic",)" + usage)).total_tokens == 15);
-  CHECK(accepted(event_with(R"("provider":"Anthropic",)" + usage)).total_tokens == 15);
+  CHECK(accepted(event_with(R"("provider":"openai",)" + usage)).tokens.total == 99);
+  CHECK(accepted(event_with(usage)).tokens.total == 99);
+  CHECK(accepted(event_with(R"("provider":"anthropic",)" + usage)).tokens.total == 15);
+  CHECK(accepted(event_with(R"("provider":"Anthropic",)" + usage)).tokens.total == 15);
   SUBCASE("Responses' details keys identify Responses even for provider anthropic") {
     const usage_event e = accepted(event_with(R"("provider":"anthropic","usage":{"input_tokens":10,
       "input_tokens_details":{"cached_tokens":4},"output_tokens":5})"));
-    CHECK(e.input_tokens == 10);
-    CHECK(e.cache_read_tokens == 4);
+    CHECK(e.tokens.input == 10);
+    CHECK(e.tokens.cache_read == 4);
   }
 }
 
@@ -566,22 +566,22 @@ TEST_CASE("a usage object that is not one of the known shapes is a 400 on usage"
 TEST_CASE("unknown keys inside usage are ignored") {
   const usage_event e = accepted(event_with(R"("usage":{"prompt_tokens":3,"completion_tokens":2,
     "brand_new_counter":{"deep":[1,2,3]},"another":"x"})"));
-  CHECK(e.input_tokens == 3);
-  CHECK(e.output_tokens == 2);
+  CHECK(e.tokens.input == 3);
+  CHECK(e.tokens.output == 2);
 }
 
 TEST_CASE("a count both flat and in usage: equal is fine, different is a 400 naming the flat field") {
   SUBCASE("equal") {
     const usage_event e = accepted(event_with(R"("prompt_tokens":10,"completion_tokens":5,"total_tokens":15,
       "usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15})"));
-    CHECK(e.input_tokens == 10);
-    CHECK(e.total_tokens == 15);
+    CHECK(e.tokens.input == 10);
+    CHECK(e.tokens.total == 15);
   }
   SUBCASE("flat and usage complement each other") {
     const usage_event e =
         accepted(event_with(R"("cache_write_tokens":4,"usage":{"prompt_tokens":10,"completion_tokens":5})"));
-    CHECK(e.input_tokens == 10);
-    CHECK(e.cache_write_tokens == 4);
+    CHECK(e.tokens.input == 10);
+    CHECK(e.tokens.cache_write == 4);
   }
   SUBCASE("each class") {
     check_rejects(event_with(R"("prompt_tokens":9,"usage":{"prompt_tokens":10})"), "prompt_tokens");
@@ -603,7 +603,7 @@ TEST_CASE("a count both flat and in usage: equal is fine, different is a 400 nam
   SUBCASE("Anthropic's values are compared after normalisation") {
     const std::string usage =
         R"("usage":{"input_tokens":20,"cache_creation_input_tokens":30,"cache_read_input_tokens":50,"output_tokens":1})";
-    CHECK(accepted(event_with(R"("prompt_tokens":100,)" + usage)).input_tokens == 100);
+    CHECK(accepted(event_with(R"("prompt_tokens":100,)" + usage)).tokens.input == 100);
     // The raw Anthropic input_tokens is not the whole input.
     check_rejects(event_with(R"("prompt_tokens":20,)" + usage), "prompt_tokens");
   }
@@ -963,9 +963,9 @@ TEST_CASE("the legacy /log body: no tracking token needed, estimatedCostUSD is t
   const auto& e = std::get<usage_event>(result);
   CHECK(e.tracking_token.empty());
   CHECK(e.client_cost_nusd == 22200);
-  CHECK(e.input_tokens == 12);
-  CHECK(e.output_tokens == 34);
-  CHECK(e.total_tokens == 46);
+  CHECK(e.tokens.input == 12);
+  CHECK(e.tokens.output == 34);
+  CHECK(e.tokens.total == 46);
   // /ingest still requires a token and does not know the old name.
   CHECK(rejected(R"({"model":"m","estimatedCostUSD":1})").field == "tracking_token");
   CHECK_FALSE(accepted(event_with(R"("estimatedCostUSD":1)")).client_cost_nusd);

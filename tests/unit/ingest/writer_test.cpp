@@ -49,9 +49,9 @@ storage::event_row row(std::int64_t token_id, std::optional<std::string> event_i
   r.event_id = std::move(event_id);
   r.provider = "openai";
   r.model = "gpt-4o-mini";
-  r.input_tokens = 10;
-  r.output_tokens = 5;
-  r.total_tokens = 15;
+  r.tokens.input = 10;
+  r.tokens.output = 5;
+  r.tokens.total = 15;
   r.cost_source = "unpriced";
   r.source = "ingest";
   return r;

@@ -247,10 +247,10 @@ TEST_CASE("resolution: aliases, litellm, and the API base URL") {
 TEST_CASE("quote(): input_cost and output_cost, each rounded once") {
   SUBCASE("shipped table") {
     // input 120,000 nano-USD, output 300,000 nano-USD, total 420,000.
-    cg::pricing::token_usage usage;
-    usage.input_tokens = 1000;
-    usage.cache_read_tokens = 400;
-    usage.output_tokens = 500;
+    cg::pricing::token_counts usage;
+    usage.input = 1000;
+    usage.cache_read = 400;
+    usage.output = 500;
     const auto q = price_table::embedded()->quote("openai", "gpt-4o-mini", mid_2025, usage);
     REQUIRE(q);
     CHECK(q->cost == 420'000);
@@ -260,9 +260,9 @@ TEST_CASE("quote(): input_cost and output_cost, each rounded once") {
   SUBCASE("separate rounding: the parts need not add up to the total") {
     // 0.5 nano-USD of input and 0.5 of output: each rounds to 0 (half to even), their exact sum 1 stays 1.
     const auto table = single_model_table(R"({"input_mtok": "0.0005", "output_mtok": "0.0005"})");
-    cg::pricing::token_usage usage;
-    usage.input_tokens = 1;
-    usage.output_tokens = 1;
+    cg::pricing::token_counts usage;
+    usage.input = 1;
+    usage.output = 1;
     const auto q = table->quote("p", "m", 0, usage);
     REQUIRE(q);
     CHECK(q->cost == 1);

@@ -11,23 +11,23 @@
 namespace {
 
 using cg::pricing::price_table;
-using cg::pricing::token_usage;
+using cg::pricing::token_counts;
 using cg::pricing::unit_quantity;
 using cg::pricing::test::make_table;
 using cg::pricing::test::single_model_table;
 using cg::pricing::test::utc_us;
 
-token_usage tokens(std::int64_t input, std::int64_t output, std::int64_t cache_read = 0,
+token_counts tokens(std::int64_t input, std::int64_t output, std::int64_t cache_read = 0,
                    std::int64_t cache_write = 0) {
-  token_usage usage;
-  usage.input_tokens = input;
-  usage.output_tokens = output;
-  usage.cache_read_tokens = cache_read;
-  usage.cache_write_tokens = cache_write;
+  token_counts usage;
+  usage.input = input;
+  usage.output = output;
+  usage.cache_read = cache_read;
+  usage.cache_write = cache_write;
   return usage;
 }
 
-cg::pricing::nano_usd cost_of(const price_table& table, const token_usage& usage, std::int64_t at = 0) {
+cg::pricing::nano_usd cost_of(const price_table& table, const token_counts& usage, std::int64_t at = 0) {
   const auto q = table.quote("p", "m", at, usage);
   REQUIRE(q);
   return q->cost;

@@ -3,6 +3,7 @@
 #include "cg/pricing/price_calculation.hpp"
 #include "cg/pricing/price_cli.hpp"
 #include "cg/pricing/price_table.hpp"
+#include "cg/pricing/token_counts.hpp"
 
 #include "pricing_test_support.hpp"
 
@@ -19,25 +20,25 @@ namespace {
 
 using cg::pricing::price_quote;
 using cg::pricing::price_table;
-using cg::pricing::token_usage;
+using cg::pricing::token_counts;
 using cg::pricing::unit_quantity;
 using cg::pricing::test::utc_us;
 
 const std::int64_t mid_2025 = utc_us(2025, 7, 1, 12);  // after every dated price change that is already past
 
-std::optional<price_quote> quote(std::string_view provider, std::string_view model, const token_usage& usage,
+std::optional<price_quote> quote(std::string_view provider, std::string_view model, const token_counts& usage,
                                  std::int64_t at = mid_2025) {
   return price_table::embedded()->quote(provider, model, at, usage);
 }
 
-token_usage tokens(std::int64_t input, std::int64_t output, std::int64_t cache_read = 0, std::int64_t cache_write = 0,
+token_counts tokens(std::int64_t input, std::int64_t output, std::int64_t cache_read = 0, std::int64_t cache_write = 0,
                    std::int64_t reasoning = 0) {
-  token_usage usage;
-  usage.input_tokens = input;
-  usage.output_tokens = output;
-  usage.cache_read_tokens = cache_read;
-  usage.cache_write_tokens = cache_write;
-  usage.reasoning_tokens = reasoning;
+  token_counts usage;
+  usage.input = input;
+  usage.output = output;
+  usage.cache_read = cache_read;
+  usage.cache_write = cache_write;
+  usage.reasoning = reasoning;
   return usage;
 }
 
@@ -122,7 +123,7 @@ TEST_CASE("the worked example of the reference README §8") {
     CHECK(q->provider_id == "anthropic");
     CHECK(q->model_id == "claude-sonnet-4-0");
   }
-  SUBCASE("token_usage has no TTL split: every write is priced at cache_write_mtok") {
+  SUBCASE("token_counts has no TTL split: every write is priced at cache_write_mtok") {
     // (100·3 + 300·3.75 + 50·15)/1e6 = (300 + 1125 + 750)/1e6 = 0.002175 USD.
     const auto q = quote("anthropic", "claude-sonnet-4-20250514", tokens(400, 50, 0, 300));
     REQUIRE(q);

@@ -69,9 +69,9 @@ TEST_CASE("an event row: header order, ISO timestamps, exact cost, label next to
   e.event_id = "=cmd";
   e.provider = "openai";
   e.model = "gpt-4o-mini";
-  e.input_tokens = 10;
-  e.output_tokens = 5;
-  e.total_tokens = 15;
+  e.tokens.input = 10;
+  e.tokens.output = 5;
+  e.tokens.total = 15;
   e.cost_nusd = 2'250;
   e.cost_source = "server";
   e.price_ref = "openai/gpt-4o-mini@base";
@@ -94,12 +94,12 @@ TEST_CASE("a report as CSV: key columns, totals columns and a TOTAL row") {
   a.keys = {"2025-03-30", "3"};
   a.token_id = 3;
   a.token_label = "app";
-  a.totals = {.requests = 2, .input_tokens = 20, .output_tokens = 10, .total_tokens = 30, .cost_nusd = 1'500};
+  a.totals = {.requests = 2, .tokens = {.input = 20, .output = 10, .total = 30}, .cost_nusd = 1'500};
   cg::storage::cost_report_row b;
   b.keys = {"2025-03-31", std::nullopt};
   b.totals = {.requests = 1, .cost_nusd = 5};
   report.rows = {a, b};
-  report.totals = {.requests = 3, .input_tokens = 20, .output_tokens = 10, .total_tokens = 30, .cost_nusd = 1'505};
+  report.totals = {.requests = 3, .tokens = {.input = 20, .output = 10, .total = 30}, .cost_nusd = 1'505};
   const std::vector dims{report_dimension::day, report_dimension::token};
   CHECK(report_csv(report, dims) ==
         "day,ingest_token_id,token_label,requests,input_tokens,output_tokens,total_tokens,cache_read_tokens,"

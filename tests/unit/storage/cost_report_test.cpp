@@ -166,12 +166,12 @@ TEST_CASE_FIXTURE(report_fixture, "every dimension groups; nulls sort last; toke
   a.feature = "f1";
   a.environment = "prod";
   a.session_type = "chat";
-  a.input_tokens = 7;
-  a.output_tokens = 3;
-  a.total_tokens = 10;
-  a.cache_read_tokens = 2;
-  a.cache_write_tokens = 1;
-  a.reasoning_tokens = 1;
+  a.tokens.input = 7;
+  a.tokens.output = 3;
+  a.tokens.total = 10;
+  a.tokens.cache_read = 2;
+  a.tokens.cache_write = 1;
+  a.tokens.reasoning = 1;
   auto b = event(beta, 2'000, "m2", 20);
   auto c = event(beta, 3'000, "m2", 40);
   store({a, b, c});
@@ -198,10 +198,10 @@ TEST_CASE_FIXTURE(report_fixture, "every dimension groups; nulls sort last; toke
   const auto all = run({});
   REQUIRE(all.rows.size() == 1);
   CHECK(all.rows[0].totals == all.totals);
-  CHECK(all.totals.input_tokens == 7 + 10 + 10);
-  CHECK(all.totals.cache_read_tokens == 2);
-  CHECK(all.totals.cache_write_tokens == 1);
-  CHECK(all.totals.reasoning_tokens == 1);
+  CHECK(all.totals.tokens.input == 7 + 10 + 10);
+  CHECK(all.totals.tokens.cache_read == 2);
+  CHECK(all.totals.tokens.cache_write == 1);
+  CHECK(all.totals.tokens.reasoning == 1);
   CHECK(all.totals.cost_nusd == 70);
 }
 

@@ -138,7 +138,7 @@ TEST_CASE_FIXTURE(reader_fixture, "every filter narrows the rows; rows carry eve
   a.feature = "summary";
   a.environment = "prod";
   a.meta = R"({"k":1})";
-  a.cache_read_tokens = 3;
+  a.tokens.cache_read = 3;
   auto b = event_at(beta, 2, t0 + us_per_hour);
   b.provider = "anthropic";
   b.user = "u-2";
@@ -175,7 +175,7 @@ TEST_CASE_FIXTURE(reader_fixture, "every filter narrows the rows; rows carry eve
   CHECK(e.token_label == "billing-api");
   CHECK(e.event_id == "evt-1");
   CHECK(e.provider == "openai");
-  CHECK(e.cache_read_tokens == 3);
+  CHECK(e.tokens.cache_read == 3);
   CHECK(e.cost_nusd == 4'500);
   CHECK(e.meta == R"({"k":1})");
   CHECK(e.project == "own");

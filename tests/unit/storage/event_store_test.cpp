@@ -39,9 +39,9 @@ TEST_SUITE("storage") {
 
 TEST_CASE_FIXTURE(store_fixture, "commit_batch stores every field and returns ids in order") {
   event_row full = make_event(alpha, "evt-full", t0);
-  full.cache_read_tokens = 3;
-  full.cache_write_tokens = 2;
-  full.reasoning_tokens = 1;
+  full.tokens.cache_read = 3;
+  full.tokens.cache_write = 2;
+  full.tokens.reasoning = 1;
   full.user = "u-1";
   full.session_id = "s-1";
   full.session_type = "chat";

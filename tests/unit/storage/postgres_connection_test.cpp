@@ -60,8 +60,8 @@ std::string describe(const stored_event& e) {
                      "reas={} cost={} {} ref={} src={} user={} session={} stype={} project={} feature={} env={} "
                      "meta={}",
                      e.id, e.ts_us, e.received_at_us, o(e.token_id), o(e.token_label), o(e.event_id), e.provider,
-                     e.model, e.input_tokens, e.output_tokens, e.total_tokens, e.cache_read_tokens,
-                     e.cache_write_tokens, e.reasoning_tokens, e.cost_nusd, e.cost_source, e.price_ref, e.source,
+                     e.model, e.tokens.input, e.tokens.output, e.tokens.total, e.tokens.cache_read,
+                     e.tokens.cache_write, e.tokens.reasoning, e.cost_nusd, e.cost_source, e.price_ref, e.source,
                      o(e.user), o(e.session_id), o(e.session_type), o(e.project), o(e.feature), o(e.environment),
                      o(e.meta));
 }
@@ -75,8 +75,8 @@ std::vector<std::string> describe(const std::vector<stored_event>& rows) {
 std::vector<std::string> describe(const cost_report& r) {
   std::vector<std::string> out;
   const auto line = [](const usage_totals& t) {
-    return fmt::format("n={} in={} out={} total={} cr={} cw={} reas={} cost={}", t.requests, t.input_tokens,
-                       t.output_tokens, t.total_tokens, t.cache_read_tokens, t.cache_write_tokens, t.reasoning_tokens,
+    return fmt::format("n={} in={} out={} total={} cr={} cw={} reas={} cost={}", t.requests, t.tokens.input,
+                       t.tokens.output, t.tokens.total, t.tokens.cache_read, t.tokens.cache_write, t.tokens.reasoning,
                        t.cost_nusd);
   };
   for (const auto& row : r.rows) {
@@ -153,11 +153,11 @@ std::vector<event_row> varied_rows(const std::vector<std::int64_t>& tokens, int 
     row.feature = pick(features);
     row.environment = i % 2 == 0 ? std::optional<std::string>("prod") : std::optional<std::string>("dev");
     row.meta = i % 5 == 0 ? std::optional<std::string>(R"({"k":"v\"q","n":1})") : std::nullopt;
-    row.input_tokens = static_cast<std::int64_t>(random() % 5000);
-    row.output_tokens = static_cast<std::int64_t>(random() % 900);
-    row.total_tokens = row.input_tokens + row.output_tokens;
-    row.cache_read_tokens = row.input_tokens / 3;
-    row.reasoning_tokens = row.output_tokens / 4;
+    row.tokens.input = static_cast<std::int64_t>(random() % 5000);
+    row.tokens.output = static_cast<std::int64_t>(random() % 900);
+    row.tokens.total = row.tokens.input + row.tokens.output;
+    row.tokens.cache_read = row.tokens.input / 3;
+    row.tokens.reasoning = row.tokens.output / 4;
     row.cost_nusd = static_cast<std::int64_t>(random() % 10'000'000);
     row.cost_source = pick(sources);
     rows.push_back(std::move(row));

@@ -18,9 +18,9 @@ event_row event_at(std::int64_t token_id, std::int64_t ts_us, std::string event_
   r.event_id = std::move(event_id);
   r.provider = "openai";
   r.model = "gpt-4o-mini";
-  r.input_tokens = 10;
-  r.output_tokens = 5;
-  r.total_tokens = 15;
+  r.tokens.input = 10;
+  r.tokens.output = 5;
+  r.tokens.total = 15;
   r.cost_nusd = cost_nusd;
   r.cost_source = "client";
   r.source = "ingest";

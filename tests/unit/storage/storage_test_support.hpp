@@ -66,9 +66,9 @@ inline event_row make_event(std::int64_t token_id, std::optional<std::string> ev
   row.event_id = std::move(event_id);
   row.provider = "openai";
   row.model = "gpt-4o-mini-2024-07-18";
-  row.input_tokens = 10;
-  row.output_tokens = 5;
-  row.total_tokens = 15;
+  row.tokens.input = 10;
+  row.tokens.output = 5;
+  row.tokens.total = 15;
   row.cost_nusd = 4'500;
   row.cost_source = "server";
   row.price_ref = "openai/gpt-4o-mini@2024-07-18";

@@ -112,9 +112,9 @@ TEST_CASE("a v0.3 database keeps every count, cost, time, token and event id") {
     CHECK(report->before == report->after);
     CHECK(report->before.tokens == 2);
     CHECK(report->before.rows == 6);
-    CHECK(report->before.input_tokens == 1200 + 100 + 12 + 7 + 5);
-    CHECK(report->before.output_tokens == 350 + 50 + 34 + 5);
-    CHECK(report->before.total_tokens == 1550 + 150 + 46 + 7 + 10);
+    CHECK(report->before.counts.input == 1200 + 100 + 12 + 7 + 5);
+    CHECK(report->before.counts.output == 350 + 50 + 34 + 5);
+    CHECK(report->before.counts.total == 1550 + 150 + 46 + 7 + 10);
     CHECK(report->before.cost_nusd == 300'000'000 + 1'000'000'000 + 22'200 + 2);
     CHECK(report->before.unpriced_rows == 1);
     CHECK(report->before.rows_by_source == std::map<std::string, std::int64_t>{{"ingest", 4}, {"log", 2}});

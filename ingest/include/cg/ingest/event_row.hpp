@@ -20,7 +20,7 @@ struct server_cost {
 
 /// Prices normalised token counts for (provider, model) at `ts_us` with `prices`.
 server_cost price_event(const pricing::price_table& prices, std::string_view provider, std::string_view model,
-                        std::int64_t ts_us, const pricing::token_usage& usage);
+                        std::int64_t ts_us, const pricing::token_counts& usage);
 
 /// Builds the row for `event` (moved from). Cost provenance: a positive client `cost_usd` is kept (`client`);
 /// otherwise `prices` prices it at the event's own timestamp (`server`, with `price_ref`); a model the table does

@@ -3,6 +3,7 @@
 
 #include "cg/pricing/money.hpp"
 #include "cg/pricing/price_calculation.hpp"
+#include "cg/pricing/token_counts.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -15,18 +16,6 @@
 #include <vector>
 
 namespace cg::pricing {
-
-/// Token counts in Cost Guardian's normalised model: `input_tokens` is the whole input, of which
-/// `cache_read_tokens` and `cache_write_tokens` are parts; `output_tokens` is the whole output, of which
-/// `reasoning_tokens` is a part. (OpenAI's `prompt_tokens` already is that total; Anthropic's `input_tokens`
-/// excludes cache reads and writes and is normalised by the ingest parser before it gets here.)
-struct token_usage {
-  std::int64_t input_tokens = 0;
-  std::int64_t output_tokens = 0;
-  std::int64_t cache_read_tokens = 0;
-  std::int64_t cache_write_tokens = 0;
-  std::int64_t reasoning_tokens = 0;
-};
 
 /// One reported quantity in the unit registry's own terms (`input_tokens`, `cache_write_1h_tokens`,
 /// `input_audio_tokens`, `web_searches`, ...; the 59 usage keys are listed in pricing/README.md).
@@ -83,8 +72,9 @@ class price_table {
   /// then picks the provider). nullopt when no price is known: the caller stores the event as unpriced (also,
   /// in theory, when the cost would not fit nano_usd). Negative counts count as 0; a part larger than its whole
   /// (cache reads above input) leaves the whole's own bucket at 0 instead of going negative: validate first.
+  /// `usage.total` is not read: every priced token is in one of the other five classes.
   std::optional<price_quote> quote(std::string_view provider, std::string_view model, std::int64_t timestamp_us,
-                                   const token_usage& usage) const;
+                                   const token_counts& usage) const;
 
   /// Like quote(), for usage reported in any unit of the registry, e.g. 1-hour cache writes or audio tokens.
   /// Unknown usage keys are ignored and repeated keys add up; a negative quantity counts as 0.

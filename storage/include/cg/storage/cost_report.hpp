@@ -25,12 +25,7 @@ std::string_view report_dimension_name(report_dimension d);
 /// Sums over a set of events. Exact: integers throughout, nano-USD for money.
 struct usage_totals {
   std::int64_t requests = 0;
-  std::int64_t input_tokens = 0;
-  std::int64_t output_tokens = 0;
-  std::int64_t total_tokens = 0;
-  std::int64_t cache_read_tokens = 0;
-  std::int64_t cache_write_tokens = 0;
-  std::int64_t reasoning_tokens = 0;
+  pricing::token_counts tokens;  ///< each class summed
   std::int64_t cost_nusd = 0;
 
   /// Adds `other`; throws std::overflow_error when a sum would leave the 64-bit range.

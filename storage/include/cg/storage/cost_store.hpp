@@ -2,6 +2,7 @@
 /// Reading stored events' pricing inputs and rewriting their costs, for `cost-guardian reprice`.
 
 #include "cg/storage/database.hpp"
+#include "cg/storage/event_row.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -12,21 +13,9 @@
 
 namespace cg::storage {
 
-/// What a stored event's cost was computed from, and the cost it has now.
-struct priced_event {
-  std::int64_t id = 0;
-  std::int64_t ts_us = 0;
-  std::string provider;
-  std::string model;
-  std::int64_t input_tokens = 0;
-  std::int64_t output_tokens = 0;
-  std::int64_t cache_read_tokens = 0;
-  std::int64_t cache_write_tokens = 0;
-  std::int64_t reasoning_tokens = 0;
-  std::int64_t cost_nusd = 0;
-  std::string cost_source;
-  std::string price_ref;
-};
+/// What a stored event's cost was computed from, and the cost it has now: a stored_event of which only the id and
+/// the columns marked read_by_reprice in event_columns() are read.
+using priced_event = stored_event;
 
 struct cost_update {
   std::int64_t id = 0;

@@ -3,6 +3,7 @@
 /// reset. Every value reaches SQLite as a bound parameter; the SQL text is built only from fixed fragments.
 
 #include "cg/storage/database.hpp"
+#include "cg/storage/event_row.hpp"
 #include "cg/storage/project_rules.hpp"
 
 #include <cstdint>
@@ -40,35 +41,6 @@ struct event_position {
 };
 
 enum class event_order { newest_first, oldest_first };
-
-/// One stored event as the admin API shows it.
-struct stored_event {
-  std::int64_t id = 0;
-  std::int64_t ts_us = 0;
-  std::int64_t received_at_us = 0;
-  std::optional<std::int64_t> token_id;    ///< null only for rows imported from v0.3 without a token
-  std::optional<std::string> token_label;  ///< kept after the token was deleted
-  std::optional<std::string> event_id;
-  std::string provider;
-  std::string model;
-  std::int64_t input_tokens = 0;
-  std::int64_t output_tokens = 0;
-  std::int64_t total_tokens = 0;
-  std::int64_t cache_read_tokens = 0;
-  std::int64_t cache_write_tokens = 0;
-  std::int64_t reasoning_tokens = 0;
-  std::int64_t cost_nusd = 0;
-  std::string cost_source;
-  std::string price_ref;
-  std::string source;
-  std::optional<std::string> user;
-  std::optional<std::string> session_id;
-  std::optional<std::string> session_type;
-  std::optional<std::string> project;  ///< the event's own, else the one PROJECT_PATTERNS assigns, else null
-  std::optional<std::string> feature;
-  std::optional<std::string> environment;
-  std::optional<std::string> meta;  ///< compact JSON text
-};
 
 /// SQL text with `?` placeholders and their values, in order.
 struct bound_sql {

@@ -3,6 +3,7 @@
 /// copied into `usage_events` and `tracking_tokens` by schema step 4, every count exactly and every REAL cost rounded
 /// once to nano-USD, and checked row by row before the step commits. What is read and how: storage/README.md.
 
+#include "cg/pricing/token_counts.hpp"
 #include "cg/storage/database.hpp"
 
 #include <cstdint>
@@ -18,9 +19,8 @@ namespace cg::storage {
 struct v03_totals {
   std::int64_t tokens = 0;          ///< `ingest_tokens` rows, or the tracking tokens kept for them
   std::int64_t rows = 0;
-  std::int64_t input_tokens = 0;    ///< promptTokens
-  std::int64_t output_tokens = 0;   ///< completionTokens
-  std::int64_t total_tokens = 0;    ///< totalTokens
+  /// promptTokens, completionTokens and totalTokens summed as input, output and total (v0.3 knew no other class).
+  pricing::token_counts counts;
   std::int64_t cost_nusd = 0;       ///< each row's estimatedCostUSD rounded half-even to nano-USD, then summed
   std::int64_t unpriced_rows = 0;   ///< rows without a cost (NULL estimatedCostUSD)
   std::map<std::string, std::int64_t> rows_by_source;  ///< new names: `ingest`, `log`
