@@ -4,6 +4,7 @@
 // SQL text. Where SQLite and PostgreSQL spell a thing differently (placeholders, GLOB), the builder's dialect picks
 // the spelling; everything else is the same text for both.
 
+#include "cg/storage/cost_store.hpp"
 #include "cg/storage/event_query.hpp"
 
 #include <cstdint>
@@ -67,6 +68,10 @@ inline bool filter_needs_project(const event_filter& filter) { return filter.pro
 /// page_sql() in either dialect. The selected columns are the same in both, in stored_event's order.
 bound_sql page_sql(sql_dialect dialect, const event_filter& filter, std::span<const project_rule> rules,
                    event_order order, const std::optional<event_position>& after, std::size_t limit);
+
+/// The page of connection::reprice_page in either dialect: events with id > `after_id` matching `filter`, in id
+/// order, up to `limit`; the selected columns in priced_event's order.
+bound_sql reprice_page_sql(sql_dialect dialect, const reprice_filter& filter, std::int64_t after_id, std::size_t limit);
 
 /// A PostgreSQL regular expression (`~`, under COLLATE "C") that matches exactly the texts SQLite's GLOB matches
 /// with `glob`: case-sensitive; `*` any run of characters, `?` one character, `[...]` a set with ranges, `[^...]`

@@ -2,8 +2,6 @@
 
 #include "../event_sql.hpp"
 
-#include <algorithm>
-
 namespace cg::storage::pg {
 
 namespace {
@@ -90,21 +88,8 @@ void event_reader::check_read() { session_.exec("SELECT version FROM cg_schema_v
 
 std::vector<priced_event> event_reader::reprice_page(const reprice_filter& filter, std::int64_t after_id,
                                                      std::size_t limit) {
-  const query_result r = session_.exec(
-      "SELECT id, ts, provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
-      "reasoning_tokens, cost_nusd, cost_source, price_ref FROM usage_events "
-      "WHERE id > $1::bigint AND ts >= $2::bigint AND ts < $3::bigint "
-      "AND ($4::bigint IS NULL OR token_id = $4::bigint) AND cost_source IN ($6::text, $7::text) "
-      "ORDER BY id LIMIT $5::bigint",
-      query_params()
-          .add(after_id)
-          .add(filter.start_us)
-          .add(filter.end_us)
-          .add(filter.token_id)
-          .add(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)))
-          .add(filter.first_source())
-          .add(filter.second_source()),
-      "reading events to reprice");
+  const bound_sql query = detail::reprice_page_sql(detail::sql_dialect::postgresql, filter, after_id, limit);
+  const query_result r = session_.exec(query.text, params_of(query), "reading events to reprice");
   std::vector<priced_event> page;
   page.reserve(static_cast<std::size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) {

@@ -30,7 +30,7 @@ class event_reader {
   database_figures figures();
   /// One read of the schema version, for /health.
   void check_read();
-  /// Up to `limit` events with id > `after_id` matching `filter`, in id order.
+  /// reprice_page_sql() in the PostgreSQL dialect.
   std::vector<priced_event> reprice_page(const reprice_filter& filter, std::int64_t after_id, std::size_t limit);
 
  private:
