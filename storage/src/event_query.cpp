@@ -325,6 +325,12 @@ bound_sql detail::reprice_page_sql(sql_dialect dialect, const reprice_filter& fi
   return std::move(sql).finish();
 }
 
+bound_sql detail::delete_events_before_sql(sql_dialect dialect, std::int64_t cutoff_us) {
+  detail::sql_builder sql(dialect);
+  sql.text("DELETE FROM usage_events WHERE ts < ").param(cutoff_us);
+  return std::move(sql).finish();
+}
+
 std::string_view distinct_models_sql() {
   // Each step asks the (model, ts) index for the next model after the previous one: a handful of seeks for the
   // handful of models, where SELECT DISTINCT would read every index entry.

@@ -1,6 +1,7 @@
 #include "pg_event_reader.hpp"
 
 #include "../event_sql.hpp"
+#include "../token_sql.hpp"
 
 namespace cg::storage::pg {
 
@@ -75,9 +76,8 @@ std::int64_t event_reader::max_id() {
 database_figures event_reader::figures() {
   database_figures f;
   f.usage_rows = session_.exec("SELECT count(*) FROM usage_events", "counting events").int64(0, 0);
-  f.active_tokens =
-      session_.exec("SELECT count(*) FROM tracking_tokens WHERE active AND deleted_at IS NULL", "counting tokens")
-          .int64(0, 0);
+  const bound_sql active = detail::count_active_tokens_sql(detail::sql_dialect::postgresql);
+  f.active_tokens = session_.exec(active.text, "counting tokens").int64(0, 0);
   const query_result last =
       session_.exec("SELECT received_at FROM usage_events ORDER BY id DESC LIMIT 1", "reading the newest event");
   if (last.rows() > 0) f.last_received_at_us = last.int64(0, 0);

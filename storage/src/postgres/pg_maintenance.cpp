@@ -1,5 +1,6 @@
 #include "pg_maintenance.hpp"
 
+#include "../event_sql.hpp"
 #include "pg_event_store.hpp"
 
 #include <algorithm>
@@ -127,9 +128,8 @@ retention_result maintenance::drop_events_before(std::int64_t cutoff_us, partiti
   {
     transaction tx(session_);
     session_.exec(no_timeout, "retention");
-    result.events_deleted += session_.exec("DELETE FROM usage_events WHERE ts < $1::bigint",
-                                           query_params().add(cutoff_us), "deleting old events")
-                                 .affected();
+    const bound_sql sql = detail::delete_events_before_sql(detail::sql_dialect::postgresql, cutoff_us);
+    result.events_deleted += session_.exec(sql.text, params_of(sql), "deleting old events").affected();
     tx.commit();
   }
   transaction tx(session_);

@@ -46,7 +46,9 @@ month month_of(std::int64_t unix_us) {
   return month{static_cast<int>(y * 12 + m - 1)};
 }
 
-std::int64_t month_start(month m) { return days_from_civil(m.year(), static_cast<unsigned>(m.number()), 1) * us_per_day; }
+std::int64_t month_start(month m) {
+  return days_from_civil(m.year(), static_cast<unsigned>(m.number()), 1) * us_per_day;
+}
 
 std::string month_label(month m) { return fmt::format("{:04}-{:02}", m.year(), m.number()); }
 
@@ -111,7 +113,8 @@ std::int64_t drop_partition(session& s, month m) {
                                                   name),
                                       "looking for a half-detached partition");
   const bool half_detached = pending.rows() > 0 && pending.boolean(0, 0);
-  s.exec(fmt::format("ALTER TABLE usage_events DETACH PARTITION {} {}", name, half_detached ? "FINALIZE" : "CONCURRENTLY"),
+  s.exec(fmt::format("ALTER TABLE usage_events DETACH PARTITION {} {}", name,
+                     half_detached ? "FINALIZE" : "CONCURRENTLY"),
          fmt::format("detaching partition {}", name));
   const std::int64_t events =
       s.exec(fmt::format("SELECT count(*) FROM {}", name), fmt::format("counting the events of {}", name)).int64(0, 0);

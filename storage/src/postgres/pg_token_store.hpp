@@ -1,5 +1,6 @@
 #pragma once
-// Tracking tokens on PostgreSQL (storage-internal): the counterpart of token_store.hpp behind storage::connection.
+// Tracking tokens on PostgreSQL (storage-internal): the counterpart of token_store.hpp behind storage::connection,
+// running the statements of token_sql.hpp.
 
 #include "cg/storage/token_store.hpp"
 #include "pg_session.hpp"
@@ -29,7 +30,9 @@ class token_store {
   std::vector<tracking_token_row> list_all();
 
  private:
-  std::vector<tracking_token_row> select(std::string_view where_and_order, std::string_view what);
+  /// Runs an UPDATE of at most one token in its own transaction; true when it changed one.
+  bool change_one(const bound_sql& sql, std::string_view what);
+  std::vector<tracking_token_row> select(const std::string& sql);
 
   session& session_;
 };
