@@ -106,6 +106,24 @@ class copy_rows {
   std::string data_;
 };
 
+// event_row and stored_event name their columns alike.
+template <class Row>
+event_fields fields_with_id(std::int64_t id, const Row& r) {
+  return {id,
+          r.ts_us,
+          r.received_at_us,
+          r.token_id,
+          r.event_id,
+          r.provider,
+          r.model,
+          {r.input_tokens, r.output_tokens, r.total_tokens, r.cache_read_tokens, r.cache_write_tokens,
+           r.reasoning_tokens, r.cost_nusd},
+          r.cost_source,
+          r.price_ref,
+          r.source,
+          {&r.user, &r.session_id, &r.session_type, &r.project, &r.feature, &r.environment, &r.meta}};
+}
+
 // The keyed rows of a batch in (token_id, event_id) byte order: every gateway takes the key locks in the same order,
 // so two batches sharing keys wait for each other instead of deadlocking. Within the batch the first occurrence of a
 // key (stable sort) represents it; later ones are its duplicates. A row without a token (the legacy POST /log) has
@@ -138,36 +156,34 @@ batch_keys keys_of(std::span<const event_row> rows) {
 
 }  // namespace
 
-event_fields fields_of(std::int64_t id, const event_row& r) {
-  return {id,
-          r.ts_us,
-          r.received_at_us,
-          r.token_id,
-          r.event_id,
-          r.provider,
-          r.model,
-          {r.input_tokens, r.output_tokens, r.total_tokens, r.cache_read_tokens, r.cache_write_tokens,
-           r.reasoning_tokens, r.cost_nusd},
-          r.cost_source,
-          r.price_ref,
-          r.source,
-          {&r.user, &r.session_id, &r.session_type, &r.project, &r.feature, &r.environment, &r.meta}};
+event_fields fields_of(std::int64_t id, const event_row& r) { return fields_with_id(id, r); }
+
+event_fields fields_of(const stored_event& r) { return fields_with_id(r.id, r); }
+
+void dedupe_keys::add(std::int64_t token_id, std::string_view event_id, std::int64_t id, std::int64_t ts_us) {
+  token_ids_.add(token_id);
+  event_ids_.add(event_id);
+  ids_.add(id);
+  ts_.add(ts_us);
 }
 
-event_fields fields_of(const stored_event& r) {
-  return {r.id,
-          r.ts_us,
-          r.received_at_us,
-          r.token_id,
-          r.event_id,
-          r.provider,
-          r.model,
-          {r.input_tokens, r.output_tokens, r.total_tokens, r.cache_read_tokens, r.cache_write_tokens,
-           r.reasoning_tokens, r.cost_nusd},
-          r.cost_source,
-          r.price_ref,
-          r.source,
-          {&r.user, &r.session_id, &r.session_type, &r.project, &r.feature, &r.environment, &r.meta}};
+std::set<std::int64_t> dedupe_keys::claim(session& s, std::string_view what) && {
+  const query_result claimed = s.exec_prepared(
+      "cg_claim_keys",
+      "INSERT INTO event_keys (token_id, event_id, id, ts) "
+      "SELECT k.token_id, k.event_id, k.id, k.ts "
+      "FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS k(token_id, event_id, "
+      "id, ts, n) ORDER BY k.n "
+      "ON CONFLICT (token_id, event_id) DO NOTHING RETURNING id",
+      query_params()
+          .add(std::move(token_ids_).finish())
+          .add(std::move(event_ids_).finish())
+          .add(std::move(ids_).finish())
+          .add(std::move(ts_).finish()),
+      what);
+  std::set<std::int64_t> inserted;
+  for (int r = 0; r < claimed.rows(); ++r) inserted.insert(claimed.int64(r, 0));
+  return inserted;
 }
 
 std::vector<insert_outcome> event_store::insert_batch(std::span<const event_row> rows) {
@@ -195,30 +211,10 @@ std::vector<bool> event_store::claim_keys(std::span<const event_row> rows, std::
   std::vector<bool> is_new(rows.size(), true);
   const batch_keys keys = keys_of(rows);
   if (keys.representatives.empty()) return is_new;
-  array_literal token_ids, event_ids, key_ids, key_ts;
-  for (const auto i : keys.representatives) {
-    token_ids.add(*rows[i].token_id);
-    event_ids.add(std::string_view(*rows[i].event_id));
-    key_ids.add(outcomes[i].id);
-    key_ts.add(rows[i].ts_us);
-  }
-  // Under READ COMMITTED, a key another transaction inserted but has not committed makes this insert wait for
-  // it; once it commits the key counts as a conflict (our row is skipped), if it rolls back ours goes in.
-  const query_result claimed = session_.exec_prepared(
-      "cg_claim_keys",
-      "INSERT INTO event_keys (token_id, event_id, id, ts) "
-      "SELECT k.token_id, k.event_id, k.id, k.ts "
-      "FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS k(token_id, event_id, "
-      "id, ts, n) ORDER BY k.n "
-      "ON CONFLICT (token_id, event_id) DO NOTHING RETURNING id",
-      query_params()
-          .add(std::move(token_ids).finish())
-          .add(std::move(event_ids).finish())
-          .add(std::move(key_ids).finish())
-          .add(std::move(key_ts).finish()),
-      "inserting dedupe keys");
-  std::set<std::int64_t> inserted;
-  for (int r = 0; r < claimed.rows(); ++r) inserted.insert(claimed.int64(r, 0));
+  dedupe_keys claims;
+  for (const auto i : keys.representatives)
+    claims.add(*rows[i].token_id, *rows[i].event_id, outcomes[i].id, rows[i].ts_us);
+  const std::set<std::int64_t> inserted = std::move(claims).claim(session_, "inserting dedupe keys");
 
   std::vector<std::size_t> stored_before;
   for (const auto i : keys.representatives)

@@ -12,8 +12,10 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cg::storage::pg {
@@ -38,6 +40,20 @@ struct event_fields {
 event_fields fields_of(std::int64_t id, const event_row& r);
 /// `r` under its own id.
 event_fields fields_of(const stored_event& r);
+
+/// Dedupe keys for event_keys, inserted by one statement in the order added: callers add them in key order, which is
+/// the order every gateway takes their locks in.
+class dedupe_keys {
+ public:
+  void add(std::int64_t token_id, std::string_view event_id, std::int64_t id, std::int64_t ts_us);
+  /// INSERT … ON CONFLICT DO NOTHING: returns the ids of the keys inserted; a key already held is skipped. Under
+  /// READ COMMITTED, a key another transaction inserted but has not committed makes this wait for it; once it
+  /// commits the key counts as held, if it rolls back ours goes in.
+  std::set<std::int64_t> claim(session& s, std::string_view what) &&;
+
+ private:
+  array_literal token_ids_, event_ids_, ids_, ts_;
+};
 
 /// The writes of usage_events and event_keys. Each call runs on its session as it is: the connection around it
 /// reconnects, retries and makes the months' partitions first.

@@ -91,27 +91,12 @@ std::set<std::int64_t> maintenance::claim_import_keys(std::span<const stored_eve
     return std::tie(*rows[a].token_id, *rows[a].event_id, rows[a].id) <
            std::tie(*rows[b].token_id, *rows[b].event_id, rows[b].id);
   });
-  array_literal token_ids, event_ids, ids, ts;
+  dedupe_keys claims;
   for (const auto i : keyed) {
-    token_ids.add(*rows[i].token_id);
-    event_ids.add(std::string_view(*rows[i].event_id));
-    ids.add(rows[i].id);
-    ts.add(rows[i].ts_us);
+    claims.add(*rows[i].token_id, *rows[i].event_id, rows[i].id, rows[i].ts_us);
     skip.insert(rows[i].id);  // until the insert below says it holds the key
   }
-  const query_result claimed = session_.exec(
-      "INSERT INTO event_keys (token_id, event_id, id, ts) "
-      "SELECT k.token_id, k.event_id, k.id, k.ts "
-      "FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS k(token_id, "
-      "event_id, id, ts, n) ORDER BY k.n "
-      "ON CONFLICT (token_id, event_id) DO NOTHING RETURNING id",
-      query_params()
-          .add(std::move(token_ids).finish())
-          .add(std::move(event_ids).finish())
-          .add(std::move(ids).finish())
-          .add(std::move(ts).finish()),
-      "importing dedupe keys");
-  for (int r = 0; r < claimed.rows(); ++r) skip.erase(claimed.int64(r, 0));
+  for (const std::int64_t id : std::move(claims).claim(session_, "importing dedupe keys")) skip.erase(id);
   return skip;
 }
 
