@@ -1,20 +1,16 @@
 #include "cg/storage/cost_store.hpp"
 
+#include "event_sql.hpp"
+
 namespace cg::storage {
 
 cost_store::cost_store(database& db) : db_(db) {}
 
 std::vector<priced_event> cost_store::next_page(const reprice_filter& filter, std::int64_t after_id,
                                                 std::size_t limit) {
-  statement query(db_,
-                  "SELECT id, ts, provider, model, input_tokens, output_tokens, cache_read_tokens, "
-                  "cache_write_tokens, reasoning_tokens, cost_nusd, cost_source, coalesce(price_ref, '') "
-                  "FROM usage_events "
-                  "WHERE id > ?1 AND ts >= ?2 AND ts < ?3 AND (?4 IS NULL OR token_id = ?4) "
-                  "AND cost_source IN (?6, ?7) "
-                  "ORDER BY id LIMIT ?5");
-  query.bind(1, after_id).bind(2, filter.start_us).bind(3, filter.end_us).bind(4, filter.token_id);
-  query.bind(5, static_cast<std::int64_t>(limit)).bind(6, filter.first_source()).bind(7, filter.second_source());
+  const bound_sql sql = detail::reprice_page_sql(detail::sql_dialect::sqlite, filter, after_id, limit);
+  statement query(db_, sql.text);
+  sql.bind_to(query);
   std::vector<priced_event> page;
   while (query.step()) {
     priced_event e;

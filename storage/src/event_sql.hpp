@@ -1,9 +1,11 @@
 #pragma once
-// SQL fragments shared by the event reader and the cost report of both backends (storage-internal). Text comes only
-// from the fixed fragments below; every value goes through param(), so nothing a client sends is ever part of the
-// SQL text. Where SQLite and PostgreSQL spell a thing differently (placeholders, GLOB), the builder's dialect picks
-// the spelling; everything else is the same text for both.
+// SQL fragments shared by the event reader, the cost report, reprice and retention of both backends
+// (storage-internal; token_sql.hpp has the tokens'). Text comes only from the fixed fragments below; every value goes
+// through param(), so nothing a client sends is ever part of the SQL text. Where SQLite and PostgreSQL spell a thing
+// differently (placeholders, GLOB, booleans), the builder's dialect picks the spelling; everything else is the same
+// text for both.
 
+#include "cg/storage/cost_store.hpp"
 #include "cg/storage/event_query.hpp"
 
 #include <cstdint>
@@ -39,6 +41,14 @@ class sql_builder {
     out_.params.push_back(std::move(v));
     return *this;
   }
+  /// A boolean constant: SQLite stores 1/0 in an INTEGER column, PostgreSQL has a boolean type.
+  sql_builder& boolean(bool value) {
+    if (dialect_ == sql_dialect::sqlite)
+      out_.text += value ? "1" : "0";
+    else
+      out_.text += value ? "true" : "false";
+    return *this;
+  }
   bound_sql finish() && { return std::move(out_); }
 
  private:
@@ -67,6 +77,13 @@ inline bool filter_needs_project(const event_filter& filter) { return filter.pro
 /// page_sql() in either dialect. The selected columns are the same in both, in stored_event's order.
 bound_sql page_sql(sql_dialect dialect, const event_filter& filter, std::span<const project_rule> rules,
                    event_order order, const std::optional<event_position>& after, std::size_t limit);
+
+/// The page of connection::reprice_page in either dialect: events with id > `after_id` matching `filter`, in id
+/// order, up to `limit`; the selected columns in priced_event's order.
+bound_sql reprice_page_sql(sql_dialect dialect, const reprice_filter& filter, std::int64_t after_id, std::size_t limit);
+
+/// Retention's delete of the events before `cutoff_us` (the rows left in a month PostgreSQL does not drop whole).
+bound_sql delete_events_before_sql(sql_dialect dialect, std::int64_t cutoff_us);
 
 /// A PostgreSQL regular expression (`~`, under COLLATE "C") that matches exactly the texts SQLite's GLOB matches
 /// with `glob`: case-sensitive; `*` any run of characters, `?` one character, `[...]` a set with ranges, `[^...]`

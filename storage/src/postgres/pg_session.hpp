@@ -4,6 +4,7 @@
 // storage/src/postgres/ includes libpq.
 
 #include "cg/storage/database.hpp"
+#include "cg/storage/event_query.hpp"
 
 #include <libpq-fe.h>
 
@@ -92,6 +93,9 @@ class query_params {
   std::vector<int> lengths_;
   std::vector<int> formats_;
 };
+
+/// The values of SQL that sql_builder wrote in the PostgreSQL dialect, in their `$n` order.
+query_params params_of(const bound_sql& sql);
 
 /// Builds a PostgreSQL array literal (`{1,2,NULL}`, `{"a","b\"c"}`) for one `unnest($n::type[])` parameter: a
 /// batch of rows travels as one array per column, so one statement inserts the whole batch.
