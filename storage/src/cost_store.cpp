@@ -9,18 +9,9 @@ cost_store::cost_store(database& db) : db_(db) {}
 
 std::vector<priced_event> cost_store::next_page(const reprice_filter& filter, std::int64_t after_id,
                                                 std::size_t limit) {
-  detail::sql_builder sql;
-  sql.text("SELECT ");
-  detail::append_reprice_select(sql);
-  std::string sql_text = std::move(sql).finish().text;
-  sql_text +=
-      " FROM usage_events AS e "
-      "WHERE e.id > ?1 AND e.ts >= ?2 AND e.ts < ?3 AND (?4 IS NULL OR e.token_id = ?4) "
-      "AND e.cost_source IN (?6, ?7) "
-      "ORDER BY e.id LIMIT ?5";
-  statement query(db_, sql_text);
-  query.bind(1, after_id).bind(2, filter.start_us).bind(3, filter.end_us).bind(4, filter.token_id);
-  query.bind(5, static_cast<std::int64_t>(limit)).bind(6, filter.first_source()).bind(7, filter.second_source());
+  const bound_sql sql = detail::reprice_page_sql(detail::sql_dialect::sqlite, filter, after_id, limit);
+  statement query(db_, sql.text);
+  sql.bind_to(query);
   std::vector<priced_event> page;
   while (query.step()) {
     priced_event e;

@@ -258,6 +258,15 @@ void bound_sql::bind_to(statement& stmt) const {
   }
 }
 
+namespace {
+
+void append_limit(detail::sql_builder& sql, std::size_t limit) {
+  // SIZE_MAX ("no limit") would wrap to -1: SQLite reads that as no limit, PostgreSQL refuses it.
+  sql.text(" LIMIT ").param(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+}
+
+}  // namespace
+
 bound_sql page_sql(const event_filter& filter, std::span<const project_rule> rules, event_order order,
                    const std::optional<event_position>& after, std::size_t limit) {
   return detail::page_sql(detail::sql_dialect::sqlite, filter, rules, order, after, limit);
@@ -285,8 +294,32 @@ bound_sql detail::page_sql(sql_dialect dialect, const event_filter& filter, std:
     sql.text(newest ? " OR e.id < " : " OR e.id > ").param(after->id).text(")");
   }
   sql.text(newest ? " ORDER BY e.ts DESC, e.id DESC" : " ORDER BY e.ts, e.id");
-  // SIZE_MAX ("no limit") would wrap to -1: SQLite reads that as no limit, PostgreSQL refuses it.
-  sql.text(" LIMIT ").param(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+  append_limit(sql, limit);
+  return std::move(sql).finish();
+}
+
+bound_sql detail::reprice_page_sql(sql_dialect dialect, const reprice_filter& filter, std::int64_t after_id,
+                                   std::size_t limit) {
+  detail::sql_builder sql(dialect);
+  sql.text("SELECT ");
+  append_reprice_select(sql);
+  sql.text(" FROM usage_events AS e WHERE id > ");
+  sql.param(after_id).text(" AND ts >= ").param(filter.start_us).text(" AND ts < ").param(filter.end_us);
+  if (filter.token_id) {
+    // Spelled so that SQLite cannot serve it from the (token_id, ts) index: a page walks the rowid from `after_id`
+    // and stops at `limit`, where through that index it would sort every event of the token on each page.
+    // PostgreSQL plans with the value and folds the IS NULL away.
+    sql.text(" AND (").param(*filter.token_id).text(" IS NULL OR token_id = ").param(*filter.token_id).text(")");
+  }
+  sql.text(" AND cost_source IN (").param(std::string(filter.first_source())).text(", ");
+  sql.param(std::string(filter.second_source())).text(") ORDER BY id");
+  append_limit(sql, limit);
+  return std::move(sql).finish();
+}
+
+bound_sql detail::delete_events_before_sql(sql_dialect dialect, std::int64_t cutoff_us) {
+  detail::sql_builder sql(dialect);
+  sql.text("DELETE FROM usage_events WHERE ts < ").param(cutoff_us);
   return std::move(sql).finish();
 }
 

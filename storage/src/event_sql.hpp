@@ -1,9 +1,11 @@
 #pragma once
-// SQL fragments shared by the event reader and the cost report of both backends (storage-internal). Text comes only
-// from the fixed fragments below; every value goes through param(), so nothing a client sends is ever part of the
-// SQL text. Where SQLite and PostgreSQL spell a thing differently (placeholders, GLOB), the builder's dialect picks
-// the spelling; everything else is the same text for both.
+// SQL fragments shared by the event reader, the cost report, reprice and retention of both backends
+// (storage-internal; token_sql.hpp has the tokens'). Text comes only from the fixed fragments below; every value goes
+// through param(), so nothing a client sends is ever part of the SQL text. Where SQLite and PostgreSQL spell a thing
+// differently (placeholders, GLOB, booleans), the builder's dialect picks the spelling; everything else is the same
+// text for both.
 
+#include "cg/storage/cost_store.hpp"
 #include "cg/storage/event_columns.hpp"
 #include "cg/storage/event_query.hpp"
 
@@ -40,6 +42,14 @@ class sql_builder {
       out_.text += std::holds_alternative<std::int64_t>(v) ? "::bigint" : "::text";
     }
     out_.params.push_back(std::move(v));
+    return *this;
+  }
+  /// A boolean constant: SQLite stores 1/0 in an INTEGER column, PostgreSQL has a boolean type.
+  sql_builder& boolean(bool value) {
+    if (dialect_ == sql_dialect::sqlite)
+      out_.text += value ? "1" : "0";
+    else
+      out_.text += value ? "true" : "false";
     return *this;
   }
   bound_sql finish() && { return std::move(out_); }
@@ -113,6 +123,13 @@ void decode_event(const ResultRow& row, stored_event& e, bool reprice = false) {
   for (const auto& column : event_columns())
     if (!reprice || column.read_by_reprice) read(field_of(column, e));
 }
+
+/// The page of connection::reprice_page in either dialect: events with id > `after_id` matching `filter`, in id
+/// order, up to `limit`; the selected columns as append_reprice_select() lists them.
+bound_sql reprice_page_sql(sql_dialect dialect, const reprice_filter& filter, std::int64_t after_id, std::size_t limit);
+
+/// Retention's delete of the events before `cutoff_us` (the rows left in a month PostgreSQL does not drop whole).
+bound_sql delete_events_before_sql(sql_dialect dialect, std::int64_t cutoff_us);
 
 /// A PostgreSQL regular expression (`~`, under COLLATE "C") that matches exactly the texts SQLite's GLOB matches
 /// with `glob`: case-sensitive; `*` any run of characters, `?` one character, `[...]` a set with ranges, `[^...]`

@@ -3,6 +3,7 @@
 #include "cg/storage/schema.hpp"
 
 #include "sqlite_events.hpp"
+#include "token_sql.hpp"
 
 #include <fmt/format.h>
 
@@ -51,8 +52,9 @@ class sqlite_connection final : public connection {
   retention_result drop_events_before(std::int64_t cutoff_us) override {
     // SQLite has no partitions: the rows go, in one transaction, through the ts index.
     transaction tx(db_);
-    statement remove(db_, "DELETE FROM usage_events WHERE ts < ?1");
-    remove.bind(1, cutoff_us);
+    const bound_sql sql = detail::delete_events_before_sql(detail::sql_dialect::sqlite, cutoff_us);
+    statement remove(db_, sql.text);
+    sql.bind_to(remove);
     remove.step();
     retention_result result;
     result.events_deleted = db_.changes();
@@ -113,7 +115,7 @@ class sqlite_connection final : public connection {
     statement rows(db_, "SELECT count(*) FROM usage_events");
     rows.step();
     f.usage_rows = rows.column_int64(0);
-    statement tokens(db_, "SELECT count(*) FROM tracking_tokens WHERE active = 1 AND deleted_at IS NULL");
+    statement tokens(db_, detail::count_active_tokens_sql(detail::sql_dialect::sqlite).text);
     tokens.step();
     f.active_tokens = tokens.column_int64(0);
     statement last(db_, "SELECT received_at FROM usage_events ORDER BY id DESC LIMIT 1");

@@ -83,6 +83,17 @@ std::int64_t parse_int64(std::string_view text) {
 
 // ---- query_params -----------------------------------------------------------------------------------------------
 
+query_params params_of(const bound_sql& sql) {
+  query_params params;
+  for (const auto& v : sql.params) {
+    if (const auto* number = std::get_if<std::int64_t>(&v))
+      params.add(*number);
+    else
+      params.add(std::get<std::string>(v));
+  }
+  return params;
+}
+
 query_params& query_params::add(std::int64_t value) { return add(std::string_view(std::to_string(value))); }
 
 query_params& query_params::add(bool value) { return add(std::string_view(value ? "t" : "f")); }

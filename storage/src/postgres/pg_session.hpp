@@ -4,6 +4,7 @@
 // storage/src/postgres/ includes libpq.
 
 #include "cg/storage/database.hpp"
+#include "cg/storage/event_query.hpp"
 
 #include <libpq-fe.h>
 
@@ -63,6 +64,19 @@ class query_result {
   PGresult* result_ = nullptr;
 };
 
+/// One row of a result, as the column list's decoders (detail::decode_event, detail::decode_report_sums) read it.
+class result_row {
+ public:
+  result_row(const query_result& r, int row) noexcept : r_(r), row_(row) {}
+  bool is_null(int column) const noexcept { return r_.is_null(row_, column); }
+  std::int64_t int64(int column) const { return r_.int64(row_, column); }
+  void text(int column, std::string& out) const { out.assign(r_.text(row_, column)); }
+
+ private:
+  const query_result& r_;
+  int row_;
+};
+
 /// Parses a decimal integer as PostgreSQL prints it. Throws std::overflow_error outside the 64-bit range (a report
 /// sum), std::invalid_argument for anything else that is not an integer.
 std::int64_t parse_int64(std::string_view text);
@@ -92,6 +106,9 @@ class query_params {
   std::vector<int> lengths_;
   std::vector<int> formats_;
 };
+
+/// The values of SQL that sql_builder wrote in the PostgreSQL dialect, in their `$n` order.
+query_params params_of(const bound_sql& sql);
 
 /// Builds a PostgreSQL array literal (`{1,2,NULL}`, `{"a","b\"c"}`) for one `unnest($n::type[])` parameter: a
 /// batch of rows travels as one array per column, so one statement inserts the whole batch.

@@ -1,4 +1,4 @@
-// parse_content_encoding and inflate_gzip (server/src/content_encoding.hpp).
+// parse_content_encoding and inflate_gzip (server/src/http/content_encoding.hpp).
 #include "http/content_encoding.hpp"
 
 #include <doctest/doctest.h>

@@ -7,6 +7,7 @@
 #include "cg/storage/token_store.hpp"
 
 #include "event_sql.hpp"
+#include "postgres/pg_event_store.hpp"
 #include "report_accumulator.hpp"
 #include "sqlite_events.hpp"
 #include "storage_test_support.hpp"
@@ -124,6 +125,20 @@ TEST_CASE("the SQLite insert names exactly the inserted columns, with one placeh
   CHECK(inserted_names(false).size() == event_columns().size() - 2);
 }
 
+TEST_CASE("PostgreSQL's COPY and unnest insert name exactly the inserted columns, after the id") {
+  const auto names = inserted_names(true);
+  CHECK(split_list(between(pg::copy_events_sql(), "usage_events (", ")")) == names);
+  const std::string unnest = pg::unnest_events_sql();
+  CHECK(split_list(between(unnest, "usage_events (", ")")) == names);
+  std::vector<std::string> arrays{"$1::bigint[]"};
+  for (const auto& column : event_columns()) {
+    if (!column.inserted()) continue;
+    const bool text = column.type == column_type::text || column.type == column_type::json_text;
+    arrays.push_back("$" + std::to_string(arrays.size() + 1) + (text ? "::text[]" : "::bigint[]"));
+  }
+  CHECK(split_list(between(unnest, "unnest(", ")")) == arrays);
+}
+
 TEST_CASE("the reprice reader and the report read the list's pricing columns and sums") {
   detail::sql_builder sql;
   detail::append_reprice_select(sql);
@@ -134,6 +149,10 @@ TEST_CASE("the reprice reader and the report read the list's pricing columns and
     if (column.summed()) sums.push_back("e." + quoted(column.name));
   }
   CHECK(split_list(std::move(sql).finish().text) == reprice);
+  for (const auto dialect : {detail::sql_dialect::sqlite, detail::sql_dialect::postgresql}) {
+    const auto page = detail::reprice_page_sql(dialect, {}, 0, 10);
+    CHECK(split_list(between(page.text, "SELECT ", " FROM usage_events")) == reprice);
+  }
   CHECK(split_list(detail::report_sum_columns(false)) == sums);
   CHECK(sums.size() == 7);  // six token classes and the cost
 }

@@ -3,6 +3,7 @@
 #include "cg/storage/schema.hpp"
 #include "cg/storage/token_store.hpp"
 
+#include "event_sql.hpp"
 #include "storage_test_support.hpp"
 
 #include <doctest/doctest.h>
@@ -321,6 +322,19 @@ TEST_CASE_FIXTURE(reader_fixture, "the page and model queries use an index and n
   CAPTURE(p);
   CHECK(contains(p, "usage_events_model_ts"));
   CHECK_FALSE(contains(p, "SCAN usage_events\n"));
+}
+
+// reprice pages by id: each page seeks the rowid past the last one and stops at its limit, also for one token
+// (through the token index every page would sort all of the token's events).
+TEST_CASE_FIXTURE(reader_fixture, "the reprice page walks the rowid and never sorts") {
+  const reprice_filter all{.start_us = t0, .end_us = t0 + us_per_hour};
+  const reprice_filter one_token{.start_us = t0, .end_us = t0 + us_per_hour, .token_id = alpha};
+  for (const auto& filter : {all, one_token}) {
+    const auto p = plan(detail::reprice_page_sql(detail::sql_dialect::sqlite, filter, 26, 500));
+    CAPTURE(p);
+    CHECK(contains(p, "INTEGER PRIMARY KEY (rowid>?)"));
+    CHECK_FALSE(contains(p, "TEMP B-TREE"));
+  }
 }
 
 }  // TEST_SUITE
