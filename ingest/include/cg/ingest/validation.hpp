@@ -2,6 +2,7 @@
 /// Parsing and validating a pushed usage event: every rule of API.md, each failure naming its field.
 
 #include "cg/ingest/usage_event.hpp"
+#include "cg/values/timestamp.hpp"
 
 #include <cstdint>
 #include <string>
@@ -53,13 +54,10 @@ parse_result parse_usage_event_text(std::string_view body, std::string_view head
 parse_result parse_legacy_log_event_text(std::string_view body, std::string_view header_tracking_token,
                                          std::int64_t now_us, const event_limits& limits = {});
 
-/// Parses an ISO-8601 timestamp (`Z` or an offset, optional fraction) or a bare `YYYY-MM-DD` into unix µs UTC.
-/// nullopt when it is not one.
-std::optional<std::int64_t> parse_timestamp(std::string_view text);
-
-/// Formats unix µs UTC as ISO-8601 with `Z`, microseconds only when non-zero: `2024-01-15T10:30:00Z`,
-/// `2024-01-15T10:30:00.123456Z`.
-std::string format_timestamp(std::int64_t unix_us);
+/// An event's timestamp is RFC 3339 as cg/values/timestamp.hpp reads it by default (`Z` or an offset, optional
+/// fraction) or a bare `YYYY-MM-DD`; times leave the product in the same form, UTC with `Z`.
+using values::format_timestamp;
+using values::parse_timestamp;
 
 /// Parses a decimal USD amount from its JSON text exactly into nano-USD (half-even beyond nine decimals).
 /// nullopt for negative, non-finite or absurdly large values.
