@@ -2,10 +2,13 @@
 
 #include "v03_values.hpp"
 
+#include "cg/values/json_text.hpp"
+#include "cg/values/money_text.hpp"
+#include "cg/values/time.hpp"
+
 #include <fmt/format.h>
 #include <sqlite3.h>
 
-#include <chrono>
 #include <cmath>
 #include <optional>
 #include <set>
@@ -27,11 +30,6 @@ constexpr std::string_view imported_cost_source = "v0.3-import";
 /// What an earlier release wrote in `source` for every row it converted (and lost the counts of).
 constexpr std::string_view earlier_import_source = "v0.3-import";
 constexpr std::int64_t progress_every = 5'000;
-
-std::int64_t now_us() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -107,7 +105,7 @@ class old_value {
       case SQLITE_NULL:
         return std::nullopt;
       case SQLITE_FLOAT:
-        return v03::shortest_decimal(sqlite3_column_double(stmt_, column_));
+        return values::shortest_decimal(sqlite3_column_double(stmt_, column_));
       default:
         return std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column_)),
                            static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column_)));
@@ -280,7 +278,7 @@ bool truthy(const old_value& value) {
 class upgrader {
  public:
   upgrader(database& db, v03_report& report, const migration_observer& observer)
-      : db_(db), report_(report), observer_(observer), now_(now_us()) {}
+      : db_(db), report_(report), observer_(observer), now_(values::now_us()) {}
 
   void import_tokens() {
     old_columns columns(db_, "ingest_tokens");
@@ -342,7 +340,7 @@ class upgrader {
       if (row.event_id && token_id && !seen_keys.emplace(*token_id, *row.event_id).second) {
         // v0.3 kept this repeat and counted it; so do we, without the key the new schema makes unique.
         ++report_.repeated_event_ids;
-        meta = fmt::format("{{\"v0.3_duplicate_event_id\":{}{}}}", v03::json_string(*row.event_id),
+        meta = fmt::format("{{\"v0.3_duplicate_event_id\":{}{}}}", values::json_string(*row.event_id),
                            row.api_key_id ? fmt::format(",\"v0.2_api_key_id\":{}", *row.api_key_id) : "");
         row.event_id.reset();
       }
