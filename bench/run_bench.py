@@ -107,14 +107,7 @@ def main():
     results = {}
 
     # 1. The baseline: the same request against a Beast server that does no work.
-    proc = subprocess.Popen([null_server, "0"], stdout=subprocess.PIPE, text=True)
-    port = json.loads(proc.stdout.readline())["port"]
-    try:
-        results["baseline"] = run_wrk(port, script, args.duration, args.connections,
-                                      {"CG_INGEST_KEY": "x", "CG_TOKEN": "x", "CG_RUN": "0"})
-    finally:
-        proc.terminate()
-        proc.wait()
+    results["baseline"] = run_baseline(null_server, script, args, {})
 
     # 2. cost-guardian: authenticated, validated, priced, group-committed to SQLite before each 201.
     results["ingest"] = run_ingest(binary, script, args, {})
@@ -128,15 +121,9 @@ def main():
 
     base, ing = results["baseline"], results["ingest"]
     ratio = ing["rps"] / base["rps"]
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     summary = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}",
+        "machine": machine(),
         "command": f"bench/run.sh --duration {args.duration} --connections {args.connections}"
                    + (f" --durability {args.durability}" if args.durability != "full" else ""),
         "ratio": ratio, **{f"{k}_{m}": v[m] for k, v in results.items() for m in ("rps", "p50_ms", "p99_ms")},
