@@ -241,10 +241,12 @@ def compare_main(args, binary, null_server):
     if progress:
         print(f"baseline: {base['rps']:,.0f}/s", file=sys.stderr)
     runs = {"old": [], "new": []}
+    loads = [load_before]
     for i in range(args.rounds):
         for name in ("old", "new"):
             r = run_ingest(builds[name], script, args, {})
             runs[name].append(r)
+            loads.append(os.getloadavg()[0])
             if progress:
                 print(f"round {i + 1}/{args.rounds} {name}: {r['rps']:,.0f}/s, p50 {r['p50_ms']:.2f} ms, "
                       f"p99 {r['p99_ms']:.2f} ms, {r['stored_rows']:,} rows stored", file=sys.stderr)
@@ -260,7 +262,7 @@ def compare_main(args, binary, null_server):
                 "non2xx": sum(r["non2xx"] for r in rs), "all_stored": all(acknowledged_stored(r) for r in rs)}
 
     s = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-         "machine": machine(), "load": f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after",
+         "machine": machine(), "load": f"{min(loads):.1f}–{max(loads):.1f}",
          "command": f"bench/run.sh --against {args.against} --rounds {args.rounds} --duration {args.duration} "
                     f"--connections {args.connections}"
                     + (f" --durability {args.durability}" if args.durability != "full" else ""),
@@ -371,12 +373,14 @@ def write_compare_doc(s, args):
     in_order = ", ".join(f"{o:,.0f} / {n:,.0f}" for o, n in zip(old["runs_rps"], new["runs_rps"]))
     section = f"""## Before and after a change: single-event `POST /ingest` ({s['date']})
 
-Command: `{s['command']}` (wrk, 2 threads, {args.connections} keep-alive connections, {args.duration} s a run,
-`bench/ingest.lua`, every `event_id` new; each run a fresh server and a fresh SQLite file, durability
-`{args.durability}`; the two binaries alternated old, new, old, new, … for {args.rounds} rounds in this one run, the
-no-work baseline once before them; load generator on the same {s['machine']}). Other engineers compiled on the same
-cores during the run (1-minute load average {s['load']}), so single runs vary a lot: read the medians together with
-the spread, and compare only rows of one run.
+Command: `{s['command']}`
+
+wrk, 2 threads, {args.connections} keep-alive connections, {args.duration} s a run, `bench/ingest.lua` (every
+`event_id` new); each run a fresh server and a fresh SQLite file, durability `{args.durability}`; the two binaries
+alternated old, new, old, new, … for {args.rounds} rounds in this one run, the no-work baseline once before them; load
+generator on the same {s['machine']}. The machine is shared with other engineers who compile on it: the 1-minute
+load average, read before the run and after each run, was {s['load']}. Single runs therefore vary a lot: read the
+medians together with the spread, and compare only rows of one run.
 
 - old: `{old['commit']}`
 - new: `{new['commit']}`
