@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -369,21 +370,30 @@ def write_compare_doc(s, args):
                 f"{f['rows_per_batch']:.1f} | {'yes' if f['all_stored'] else '**no**'} ({f['non2xx']} non-2xx) |")
 
     old, new = s["old"], s["new"]
-    overlap = old["rps_min"] <= new["rps_max"] and new["rps_min"] <= old["rps_max"]
+    overlap = "overlap" if old["rps_min"] <= new["rps_max"] and new["rps_min"] <= old["rps_max"] else "do not overlap"
     in_order = ", ".join(f"{o:,.0f} / {n:,.0f}" for o, n in zip(old["runs_rps"], new["runs_rps"]))
+    setup = f"""wrk, 2 threads, {args.connections} keep-alive connections, {args.duration} s a run,
+`bench/ingest.lua` (every `event_id` new); each run a fresh server and a fresh SQLite file, durability `{args.durability}`; the two binaries
+alternated old, new, old, new, … for {args.rounds} rounds in this one run, the no-work baseline once before them; load
+generator on the same {s['machine']}. The machine is shared with other engineers who compile on it: the 1-minute
+load average, read before the run and after each run, was {s['load']}. Single runs therefore vary a lot: read the
+medians together with the spread, and compare only rows of one run."""
+    closing = f"""New against old, median requests/s: **{s['ratio']:.2f}**; the two ranges {overlap}.
+Requests/s of each round, old / new: {in_order}. "Every 2xx stored": after each run's server stopped, its SQLite
+file held at least as many rows as wrk counted answers other than non-2xx."""
     section = f"""## Before and after a change: single-event `POST /ingest` ({s['date']})
 
 Command: `{s['command']}`
 
-wrk, 2 threads, {args.connections} keep-alive connections, {args.duration} s a run, `bench/ingest.lua` (every
-`event_id` new); each run a fresh server and a fresh SQLite file, durability `{args.durability}`; the two binaries
-alternated old, new, old, new, … for {args.rounds} rounds in this one run, the no-work baseline once before them; load
-generator on the same {s['machine']}. The machine is shared with other engineers who compile on it: the 1-minute
-load average, read before the run and after each run, was {s['load']}. Single runs therefore vary a lot: read the
-medians together with the spread, and compare only rows of one run.
+{textwrap.fill(setup, 118)}
 
 - old: `{old['commit']}`
 - new: `{new['commit']}`
+
+The old binary is the release preset of the commit before the change, built in a worktree of its own:
+`git worktree add ../bench-old COMMIT && (cd ../bench-old && scripts/build.sh release)`, then
+`--against` its `build/release/cost-guardian` (an absolute path). The new one is this tree's release preset, which
+`bench/run.sh` builds first.
 
 | server | runs | requests/s, median | min–max | p50, median | p99, median | median to baseline | rows per commit | every 2xx stored |
 |---|---:|---:|---:|---:|---:|---:|---:|---|
@@ -391,9 +401,7 @@ medians together with the spread, and compare only rows of one run.
 {row('old', 'cost-guardian `/ingest`, old')}
 {row('new', 'cost-guardian `/ingest`, new')}
 
-New against old, median requests/s: **{s['ratio']:.2f}**; the two ranges {'overlap' if overlap else 'do not overlap'}.
-Requests/s of each round, old / new: {in_order}. "Every 2xx stored": after each run's server stopped, its SQLite
-file held at least as many rows as wrk counted answers other than non-2xx.
+{textwrap.fill(closing, 118)}
 """
     replace_section("## Before and after a change: single-event `POST /ingest`", section)
 
