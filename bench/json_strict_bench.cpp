@@ -14,11 +14,11 @@
 
 #include "cg/ingest/strict_json.hpp"
 #include "cg/ingest/validation.hpp"
+#include "cg/values/json_value_builder.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parser.hpp>
-#include <boost/json/value_stack.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -69,42 +69,27 @@ std::string batch_body() {
 
 /// The alternative reader: Boost's DOM builder, and every key compared as it arrives with the keys read so far in
 /// its object.
-class key_checking_builder {
+class key_checking_builder : public cg::values::json_value_builder {
  public:
-  static constexpr std::size_t max_object_size = json::object::max_size();
-  static constexpr std::size_t max_array_size = json::array::max_size();
-  static constexpr std::size_t max_key_size = json::string::max_size();
-  static constexpr std::size_t max_string_size = json::string::max_size();
-
-  key_checking_builder(unsigned char* temp, std::size_t size) : stack_({}, temp, size) {}
-  json::value_stack& stack() { return stack_; }
+  key_checking_builder(unsigned char* temp, std::size_t size) : json_value_builder({}, temp, size) {}
   bool faulty() const { return faulty_; }
 
-  bool on_document_begin(json::error_code&) { return true; }
-  bool on_document_end(json::error_code&) { return true; }
-  bool on_object_begin(json::error_code&) {
+  bool on_object_begin(json::error_code& ec) {
     starts_.push_back(keys_.size());
-    return true;
+    return json_value_builder::on_object_begin(ec);
   }
-  bool on_object_end(std::size_t n, json::error_code&) {
+  bool on_object_end(std::size_t n, json::error_code& ec) {
     const std::size_t first = starts_.back();
     starts_.pop_back();
     arena_.resize(first == keys_.size() ? arena_.size() : keys_[first].offset);
     keys_.resize(first);
-    stack_.push_object(n);
-    return true;
+    return json_value_builder::on_object_end(n, ec);
   }
-  bool on_array_begin(json::error_code&) { return true; }
-  bool on_array_end(std::size_t n, json::error_code&) {
-    stack_.push_array(n);
-    return true;
-  }
-  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+  bool on_key_part(json::string_view s, std::size_t n, json::error_code& ec) {
     pending_.append(s.data(), s.size());
-    stack_.push_chars(s);
-    return true;
+    return json_value_builder::on_key_part(s, n, ec);
   }
-  bool on_key(json::string_view s, std::size_t, json::error_code&) {
+  bool on_key(json::string_view s, std::size_t n, json::error_code& ec) {
     pending_.append(s.data(), s.size());
     const std::string_view key = pending_;
     for (std::size_t i = starts_.back(); i < keys_.size(); ++i)
@@ -112,48 +97,18 @@ class key_checking_builder {
     keys_.push_back({arena_.size(), key.size()});
     arena_ += key;
     pending_.clear();
-    stack_.push_key(s);
-    return true;
+    return json_value_builder::on_key(s, n, ec);
   }
-  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
-    stack_.push_chars(s);
-    return true;
-  }
-  bool on_string(json::string_view s, std::size_t, json::error_code&) {
-    stack_.push_string(s);
-    return true;
-  }
-  bool on_number_part(json::string_view, json::error_code&) { return true; }
-  bool on_int64(std::int64_t i, json::string_view, json::error_code&) {
-    stack_.push_int64(i);
-    return true;
-  }
-  bool on_uint64(std::uint64_t u, json::string_view, json::error_code&) {
-    stack_.push_uint64(u);
-    return true;
-  }
-  bool on_double(double d, json::string_view, json::error_code&) {
+  bool on_double(double d, json::string_view text, json::error_code& ec) {
     faulty_ |= !std::isfinite(d);
-    stack_.push_double(d);
-    return true;
+    return json_value_builder::on_double(d, text, ec);
   }
-  bool on_bool(bool b, json::error_code&) {
-    stack_.push_bool(b);
-    return true;
-  }
-  bool on_null(json::error_code&) {
-    stack_.push_null();
-    return true;
-  }
-  bool on_comment_part(json::string_view, json::error_code&) { return true; }
-  bool on_comment(json::string_view, json::error_code&) { return true; }
 
  private:
   struct key_ref {
     std::size_t offset;
     std::size_t size;
   };
-  json::value_stack stack_;
   std::vector<std::size_t> starts_;
   std::vector<key_ref> keys_;
   std::string arena_;

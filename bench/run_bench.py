@@ -5,6 +5,10 @@ docs/benchmarks.md. Usage: bench/run.sh (builds the release preset first), or
 With --batch N: POST /ingest/batch with N events a request (events/s), against the same batches sent to the
 no-work baseline and against single-event /ingest, all in one run. DATABASE_URL (or --database-url) is passed to
 the server, so the same script measures PostgreSQL; without it each run gets a fresh SQLite file.
+With --against PATH (another cost-guardian binary, the build before a change) and --rounds N: single-event
+/ingest of that binary ("old") and of --build-dir's ("new"), alternated old, new, old, new, … N times each, with
+each binary's median, spread and the new/old ratio; the no-work baseline once in the same run. One line per run on
+stderr when it is a terminal.
 """
 import argparse
 import datetime
@@ -14,9 +18,11 @@ import platform
 import re
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -97,24 +103,29 @@ def main():
                     help="events per POST /ingest/batch request: run the batch benchmark instead (0: single-event)")
     ap.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""),
                     help="passed to the server as DATABASE_URL (default: $DATABASE_URL; empty: fresh SQLite files)")
+    ap.add_argument("--against", metavar="PATH",
+                    help="another cost-guardian binary (the build before a change): compare single-event /ingest "
+                         "of the two, alternating runs, instead of the usual benchmark")
+    ap.add_argument("--rounds", type=int, default=5, help="with --against: runs of each binary (default 5)")
     args = ap.parse_args()
+    if args.against and (args.batch or args.database_url):
+        ap.error("--against compares single-event /ingest on fresh SQLite files: no --batch, no DATABASE_URL")
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
+    if args.against and not os.access(args.against, os.X_OK):
+        ap.error(f"--against {args.against}: not an executable (an absolute path: bench/run.sh changes directory)")
 
     binary = os.path.join(args.build_dir, "cost-guardian")
     null_server = os.path.join(args.build_dir, "bench", "null_server")
     if args.batch:
         return batch_main(args, binary, null_server)
+    if args.against:
+        return compare_main(args, binary, null_server)
     script = os.path.join(HERE, "ingest.lua")
     results = {}
 
     # 1. The baseline: the same request against a Beast server that does no work.
-    proc = subprocess.Popen([null_server, "0"], stdout=subprocess.PIPE, text=True)
-    port = json.loads(proc.stdout.readline())["port"]
-    try:
-        results["baseline"] = run_wrk(port, script, args.duration, args.connections,
-                                      {"CG_INGEST_KEY": "x", "CG_TOKEN": "x", "CG_RUN": "0"})
-    finally:
-        proc.terminate()
-        proc.wait()
+    results["baseline"] = run_baseline(null_server, script, args, {})
 
     # 2. cost-guardian: authenticated, validated, priced, group-committed to SQLite before each 201.
     results["ingest"] = run_ingest(binary, script, args, {})
@@ -128,15 +139,9 @@ def main():
 
     base, ing = results["baseline"], results["ingest"]
     ratio = ing["rps"] / base["rps"]
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     summary = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}",
+        "machine": machine(),
         "command": f"bench/run.sh --duration {args.duration} --connections {args.connections}"
                    + (f" --durability {args.durability}" if args.durability != "full" else ""),
         "ratio": ratio, **{f"{k}_{m}": v[m] for k, v in results.items() for m in ("rps", "p50_ms", "p99_ms")},
@@ -205,6 +210,69 @@ def batch_main(args, binary, null_server):
     print(json.dumps(s, indent=2))
     if not args.no_write:
         write_batch_doc(s, args)
+
+
+def build_commit(binary):
+    """The commit checked out where `binary` was built (its build folder lies in the checkout), marked when the
+    checkout had uncommitted changes to tracked files, and the binary's own --version."""
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip()
+    git = ["git", "-C", os.path.dirname(os.path.realpath(binary))]
+    head = subprocess.run(git + ["rev-parse", "--short=10", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        return f"unknown commit ({version})"
+    dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+    mark = " + uncommitted changes" if dirty.stdout.strip() else ""
+    return f"{head.stdout.strip()}{mark} ({version})"
+
+
+def acknowledged_stored(r):
+    """Whether the database holds at least every event answered 2xx (wrk counts completed requests only, so rows
+    may exceed them by the requests cut off at the end of the run)."""
+    return r["stored_rows"] >= r["requests"] - r["non2xx"]
+
+
+def compare_main(args, binary, null_server):
+    """Single-event POST /ingest of two builds, old and new alternated round by round (a fresh server and SQLite file
+    each run) so that load from other work on the machine falls on both alike; the no-work baseline once for scale."""
+    script = os.path.join(HERE, "ingest.lua")
+    progress = sys.stderr.isatty()
+    builds = {"old": args.against, "new": binary}
+    load_before = os.getloadavg()[0]
+    base = run_baseline(null_server, script, args, {})
+    if progress:
+        print(f"baseline: {base['rps']:,.0f}/s", file=sys.stderr)
+    runs = {"old": [], "new": []}
+    loads = [load_before]
+    for i in range(args.rounds):
+        for name in ("old", "new"):
+            r = run_ingest(builds[name], script, args, {})
+            runs[name].append(r)
+            loads.append(os.getloadavg()[0])
+            if progress:
+                print(f"round {i + 1}/{args.rounds} {name}: {r['rps']:,.0f}/s, p50 {r['p50_ms']:.2f} ms, "
+                      f"p99 {r['p99_ms']:.2f} ms, {r['stored_rows']:,} rows stored", file=sys.stderr)
+
+    def figures(name):
+        rs = runs[name]
+        rps = [r["rps"] for r in rs]
+        return {"commit": build_commit(builds[name]), "runs_rps": rps, "rps": statistics.median(rps),
+                "rps_min": min(rps), "rps_max": max(rps),
+                "p50_ms": statistics.median(r["p50_ms"] for r in rs),
+                "p99_ms": statistics.median(r["p99_ms"] for r in rs),
+                "rows_per_batch": statistics.median(r["rows_per_batch"] for r in rs),
+                "non2xx": sum(r["non2xx"] for r in rs), "all_stored": all(acknowledged_stored(r) for r in rs)}
+
+    s = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+         "machine": machine(), "load": f"{min(loads):.1f}–{max(loads):.1f}",
+         "command": f"bench/run.sh --against {args.against} --rounds {args.rounds} --duration {args.duration} "
+                    f"--connections {args.connections}"
+                    + (f" --durability {args.durability}" if args.durability != "full" else ""),
+         "baseline_rps": base["rps"], "baseline_p50_ms": base["p50_ms"], "baseline_p99_ms": base["p99_ms"],
+         "old": figures("old"), "new": figures("new")}
+    s["ratio"] = s["new"]["rps"] / s["old"]["rps"]
+    print(json.dumps(s, indent=2))
+    if not args.no_write:
+        write_compare_doc(s, args)
 
 
 HEADER = ("# Benchmarks\n\nEvery figure here comes from a script in `bench/`, with the command that produced it, "
@@ -292,6 +360,50 @@ each answer, as SDK callers do, gain nothing from a batch that waits: batches fi
 previous commit runs, and waiting only adds latency.
 """
     replace_section("## Single-event `POST /ingest`", section)
+
+
+def write_compare_doc(s, args):
+    def row(name, what):
+        f = s[name]
+        return (f"| {what} | {args.rounds} | {f['rps']:,.0f} | {f['rps_min']:,.0f}–{f['rps_max']:,.0f} | "
+                f"{f['p50_ms']:.2f} ms | {f['p99_ms']:.2f} ms | {f['rps'] / s['baseline_rps']:.2f} | "
+                f"{f['rows_per_batch']:.1f} | {'yes' if f['all_stored'] else '**no**'} ({f['non2xx']} non-2xx) |")
+
+    old, new = s["old"], s["new"]
+    overlap = "overlap" if old["rps_min"] <= new["rps_max"] and new["rps_min"] <= old["rps_max"] else "do not overlap"
+    in_order = ", ".join(f"{o:,.0f} / {n:,.0f}" for o, n in zip(old["runs_rps"], new["runs_rps"]))
+    setup = f"""wrk, 2 threads, {args.connections} keep-alive connections, {args.duration} s a run,
+`bench/ingest.lua` (every `event_id` new); each run a fresh server and a fresh SQLite file, durability `{args.durability}`; the two binaries
+alternated old, new, old, new, … for {args.rounds} rounds in this one run, the no-work baseline once before them; load
+generator on the same {s['machine']}. The machine is shared with other engineers who compile on it: the 1-minute
+load average, read before the run and after each run, was {s['load']}. Single runs therefore vary a lot: read the
+medians together with the spread, and compare only rows of one run."""
+    closing = f"""New against old, median requests/s: **{s['ratio']:.2f}**; the two ranges {overlap}.
+Requests/s of each round, old / new: {in_order}. "Every 2xx stored": after each run's server stopped, its SQLite
+file held at least as many rows as wrk counted answers other than non-2xx."""
+    section = f"""## Before and after a change: single-event `POST /ingest` ({s['date']})
+
+Command: `{s['command']}`
+
+{textwrap.fill(setup, 118)}
+
+- old: `{old['commit']}`
+- new: `{new['commit']}`
+
+The old binary is the release preset of the commit before the change, built in a worktree of its own:
+`git worktree add ../bench-old COMMIT && (cd ../bench-old && scripts/build.sh release)`, then
+`--against` its `build/release/cost-guardian` (an absolute path). The new one is this tree's release preset, which
+`bench/run.sh` builds first.
+
+| server | runs | requests/s, median | min–max | p50, median | p99, median | median to baseline | rows per commit | every 2xx stored |
+|---|---:|---:|---:|---:|---:|---:|---:|---|
+| baseline: Beast, no work (`bench/null_server`) | 1 | {s['baseline_rps']:,.0f} | | {s['baseline_p50_ms']:.2f} ms | {s['baseline_p99_ms']:.2f} ms | 1.00 | | |
+{row('old', 'cost-guardian `/ingest`, old')}
+{row('new', 'cost-guardian `/ingest`, new')}
+
+{textwrap.fill(closing, 118)}
+"""
+    replace_section("## Before and after a change: single-event `POST /ingest`", section)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 #include "cg/ingest/group_commit_writer.hpp"
 
+#include "cg/values/time.hpp"
+
 #include <pthread.h>
 
 #include <exception>
@@ -40,9 +42,7 @@ submit_status group_commit_writer::probe(std::function<void(bool, const std::str
     try {
       // A write of realistic size (64 KiB, more than a typical batch), committed and synced like a batch: a disk
       // with room for a few pages but not for events must not look healthy.
-      db.write_probe(std::chrono::duration_cast<std::chrono::microseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count());
+      db.write_probe(values::now_us());
     } catch (const std::exception& e) {
       error = e.what();
     }

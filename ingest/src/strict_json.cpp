@@ -10,9 +10,10 @@
 
 #include "cg/ingest/strict_json.hpp"
 
+#include "cg/values/json_value_builder.hpp"
+
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/error.hpp>
-#include <boost/json/value_stack.hpp>
 #include <fmt/format.h>
 
 #include <cmath>
@@ -25,76 +26,24 @@ namespace json = boost::json;
 namespace {
 
 /// The fast reader: Boost's own DOM builder plus two counters. Not reusable across documents.
-class counting_value_builder {
+class counting_value_builder : public values::json_value_builder {
  public:
-  static constexpr std::size_t max_object_size = json::object::max_size();
-  static constexpr std::size_t max_array_size = json::array::max_size();
-  static constexpr std::size_t max_key_size = json::string::max_size();
-  static constexpr std::size_t max_string_size = json::string::max_size();
+  counting_value_builder(unsigned char* temp, std::size_t temp_size) : json_value_builder({}, temp, temp_size) {}
 
-  counting_value_builder(unsigned char* temp, std::size_t temp_size) : stack_({}, temp, temp_size) {}
-
-  json::value_stack& stack() noexcept { return stack_; }
   std::size_t keys_read() const noexcept { return keys_; }
   bool saw_non_finite() const noexcept { return non_finite_; }
 
-  bool on_document_begin(json::error_code&) { return true; }
-  bool on_document_end(json::error_code&) { return true; }
-  bool on_object_begin(json::error_code&) { return true; }
-  bool on_object_end(std::size_t n, json::error_code&) {
+  bool on_object_end(std::size_t n, json::error_code& ec) {
     keys_ += n;
-    stack_.push_object(n);
-    return true;
+    return json_value_builder::on_object_end(n, ec);
   }
-  bool on_array_begin(json::error_code&) { return true; }
-  bool on_array_end(std::size_t n, json::error_code&) {
-    stack_.push_array(n);
-    return true;
-  }
-  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
-    stack_.push_chars(s);
-    return true;
-  }
-  bool on_key(json::string_view s, std::size_t, json::error_code&) {
-    stack_.push_key(s);
-    return true;
-  }
-  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
-    stack_.push_chars(s);
-    return true;
-  }
-  bool on_string(json::string_view s, std::size_t, json::error_code&) {
-    stack_.push_string(s);
-    return true;
-  }
-  bool on_number_part(json::string_view, json::error_code&) { return true; }
-  bool on_int64(std::int64_t i, json::string_view, json::error_code&) {
-    stack_.push_int64(i);
-    return true;
-  }
-  bool on_uint64(std::uint64_t u, json::string_view, json::error_code&) {
-    stack_.push_uint64(u);
-    return true;
-  }
-  bool on_double(double d, json::string_view, json::error_code&) {
+  bool on_double(double d, json::string_view text, json::error_code& ec) {
     // Boost turns a literal beyond the double range into ±infinity; JSON itself has no NaN or Infinity.
     non_finite_ |= !std::isfinite(d);
-    stack_.push_double(d);
-    return true;
+    return json_value_builder::on_double(d, text, ec);
   }
-  bool on_bool(bool b, json::error_code&) {
-    stack_.push_bool(b);
-    return true;
-  }
-  bool on_null(json::error_code&) {
-    stack_.push_null();
-    return true;
-  }
-  bool on_comment_part(json::string_view, json::error_code&) { return true; }
-  bool on_comment(json::string_view, json::error_code&) { return true; }
 
  private:
-  json::value_stack stack_;
   std::size_t keys_ = 0;
   bool non_finite_ = false;
 };

@@ -7,17 +7,11 @@
 
 namespace cg::pricing::detail {
 
-inline constexpr std::int64_t micros_per_day = 86'400'000'000;
-
 /// "YYYY-MM-DD" (year 1..9999, a real calendar day) → unix microseconds of that day's 00:00:00 UTC.
 std::optional<std::int64_t> parse_start_date(std::string_view text);
 
 /// "HH:MM:SS[.ffffff](Z|+HH:MM|-HH:MM)" → microseconds since 00:00 UTC, offset applied, modulo one day.
 std::optional<std::int64_t> parse_time_of_day(std::string_view text);
-
-/// "YYYY-MM-DDTHH:MM:SS[.fffffffff](Z|+HH:MM|-HH:MM)" → unix microseconds UTC (digits past the microsecond are
-/// dropped). nullopt for anything else, including impossible dates and times.
-std::optional<std::int64_t> parse_utc_timestamp(std::string_view text);
 
 /// The UTC time of day of a unix-microsecond timestamp (also for timestamps before 1970).
 std::int64_t utc_time_of_day(std::int64_t timestamp_us) noexcept;

@@ -1,75 +1,45 @@
 #include "exact_decimal.hpp"
 
+#include "cg/values/money_text.hpp"
+
 #include <cstddef>
 
 namespace cg::pricing::detail {
 namespace {
 
-bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+/// Why a price text is refused, to follow "price '<text>' ".
+std::string_view fault_reason(values::decimal_fault fault) noexcept {
+  switch (fault) {
+    case values::decimal_fault::empty: return "is empty";
+    case values::decimal_fault::leading_zero: return "has a leading zero";
+    case values::decimal_fault::no_fraction_digits: return "has no digits after the decimal point";
+    case values::decimal_fault::empty_exponent: return "has an empty exponent";
+    case values::decimal_fault::exponent_out_of_range: return "has an out-of-range exponent";
+    case values::decimal_fault::not_a_number:
+    case values::decimal_fault::none: break;
+  }
+  return "is not a decimal number";
+}
+
+/// Exponents beyond this are no price anyone means, and would only make the arithmetic below slow.
+constexpr std::int64_t max_exponent = 400;
 
 }  // namespace
 
 std::optional<exact_decimal> parse_decimal(std::string_view text, std::string& why) {
-  // JSON number grammar without a sign: int [frac] [exp]. Strict, so that what the file says is what is priced.
-  std::size_t pos = 0;
-  const auto digits_from = [&](std::size_t start) {
-    std::size_t end = start;
-    while (end < text.size() && is_digit(text[end])) ++end;
-    return end;
-  };
-  if (text.empty()) {
-    why = "is empty";
-    return std::nullopt;
-  }
-  if (text[0] == '-') {
+  // The JSON number grammar without a sign. Strict, so that what the file says is what is priced.
+  if (!text.empty() && text[0] == '-') {
     why = "is negative";
     return std::nullopt;
   }
-  const std::size_t int_end = digits_from(0);
-  if (int_end == 0) {
-    why = "is not a decimal number";
+  values::decimal_parts number;
+  if (const auto fault = values::read_json_decimal(text, number, max_exponent); fault != values::decimal_fault::none) {
+    why = fault_reason(fault);
     return std::nullopt;
   }
-  if (int_end > 1 && text[0] == '0') {
-    why = "has a leading zero";
-    return std::nullopt;
-  }
-  std::string_view int_digits = text.substr(0, int_end);
-  std::string_view frac_digits;
-  pos = int_end;
-  if (pos < text.size() && text[pos] == '.') {
-    const std::size_t frac_end = digits_from(pos + 1);
-    if (frac_end == pos + 1) {
-      why = "has no digits after the decimal point";
-      return std::nullopt;
-    }
-    frac_digits = text.substr(pos + 1, frac_end - pos - 1);
-    pos = frac_end;
-  }
-  long exponent = 0;
-  if (pos < text.size() && (text[pos] == 'e' || text[pos] == 'E')) {
-    ++pos;
-    bool negative = false;
-    if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) negative = text[pos++] == '-';
-    const std::size_t exp_end = digits_from(pos);
-    if (exp_end == pos) {
-      why = "has an empty exponent";
-      return std::nullopt;
-    }
-    for (std::size_t i = pos; i < exp_end; ++i) {
-      exponent = exponent * 10 + (text[i] - '0');
-      if (exponent > 400) {
-        why = "has an out-of-range exponent";
-        return std::nullopt;
-      }
-    }
-    if (negative) exponent = -exponent;
-    pos = exp_end;
-  }
-  if (pos != text.size()) {
-    why = "is not a decimal number";
-    return std::nullopt;
-  }
+  const std::string_view int_digits = number.integer;
+  const std::string_view frac_digits = number.fraction;
+  const long exponent = static_cast<long>(number.exponent);
 
   // All significant digits, then scale = number of fraction digits - exponent.
   std::string digits;

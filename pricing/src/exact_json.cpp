@@ -1,10 +1,10 @@
 #include "exact_json.hpp"
 
+#include "cg/values/json_value_builder.hpp"
+
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/error.hpp>
-#include <boost/json/value_stack.hpp>
 
-#include <array>
 #include <charconv>
 
 namespace cg::pricing::detail {
@@ -13,61 +13,26 @@ namespace {
 namespace json = boost::json;
 
 /// Builds a json::value exactly as Boost's own parser does, except that doubles come from the number's text.
-class exact_value_builder {
+class exact_value_builder : public values::json_value_builder {
  public:
-  static constexpr std::size_t max_object_size = json::object::max_size();
-  static constexpr std::size_t max_array_size = json::array::max_size();
-  static constexpr std::size_t max_key_size = json::string::max_size();
-  static constexpr std::size_t max_string_size = json::string::max_size();
+  explicit exact_value_builder(json::storage_ptr storage) : json_value_builder(std::move(storage)) {}
 
-  explicit exact_value_builder(json::storage_ptr storage) : stack_(std::move(storage)) {}
+  void reset(json::storage_ptr storage) { stack().reset(std::move(storage)); }
+  json::value release() { return stack().release(); }
 
-  void reset(json::storage_ptr storage) { stack_.reset(std::move(storage)); }
-  json::value release() { return stack_.release(); }
-
-  bool on_document_begin(json::error_code&) { return true; }
-  bool on_document_end(json::error_code&) { return true; }
-  bool on_object_begin(json::error_code&) { return true; }
-  bool on_object_end(std::size_t n, json::error_code&) {
-    stack_.push_object(n);
-    return true;
-  }
-  bool on_array_begin(json::error_code&) { return true; }
-  bool on_array_end(std::size_t n, json::error_code&) {
-    stack_.push_array(n);
-    return true;
-  }
-  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
-    stack_.push_chars(s);
-    return true;
-  }
-  bool on_key(json::string_view s, std::size_t, json::error_code&) {
-    stack_.push_key(s);
-    return true;
-  }
-  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
-    stack_.push_chars(s);
-    return true;
-  }
-  bool on_string(json::string_view s, std::size_t, json::error_code&) {
-    stack_.push_string(s);
-    return true;
-  }
   // A number split across input buffers arrives in parts; the parser is always given the whole text, so this
   // only happens for callers that stream, and the parts are collected to be safe.
   bool on_number_part(json::string_view s, json::error_code&) {
     number_prefix_.append(s.data(), s.size());
     return true;
   }
-  bool on_int64(std::int64_t i, json::string_view, json::error_code&) {
+  bool on_int64(std::int64_t i, json::string_view tail, json::error_code& ec) {
     number_prefix_.clear();
-    stack_.push_int64(i);
-    return true;
+    return json_value_builder::on_int64(i, tail, ec);
   }
-  bool on_uint64(std::uint64_t u, json::string_view, json::error_code&) {
+  bool on_uint64(std::uint64_t u, json::string_view tail, json::error_code& ec) {
     number_prefix_.clear();
-    stack_.push_uint64(u);
-    return true;
+    return json_value_builder::on_uint64(u, tail, ec);
   }
   bool on_double(double, json::string_view tail, json::error_code& ec) {
     std::string_view text{tail.data(), tail.size()};
@@ -83,22 +48,10 @@ class exact_value_builder {
       ec = json::error::exponent_overflow;
       return false;
     }
-    stack_.push_double(value);
-    return true;
+    return json_value_builder::on_double(value, tail, ec);
   }
-  bool on_bool(bool b, json::error_code&) {
-    stack_.push_bool(b);
-    return true;
-  }
-  bool on_null(json::error_code&) {
-    stack_.push_null();
-    return true;
-  }
-  bool on_comment_part(json::string_view, json::error_code&) { return true; }
-  bool on_comment(json::string_view, json::error_code&) { return true; }
 
  private:
-  json::value_stack stack_;
   std::string number_prefix_;
 };
 
@@ -132,12 +85,6 @@ boost::json::value exact_json_parser::parse(std::string_view text, boost::json::
 boost::json::value parse_json_exact(std::string_view text, std::error_code& ec) {
   exact_json_parser parser;
   return parser.parse(text, {}, ec);
-}
-
-std::string shortest_text(double value) {
-  std::array<char, 32> buffer{};
-  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
-  return std::string(buffer.data(), result.ptr);
 }
 
 }  // namespace cg::pricing::detail

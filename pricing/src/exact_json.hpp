@@ -38,7 +38,4 @@ class exact_json_parser {
 /// One-off parse with a fresh parser, into the default memory resource.
 boost::json::value parse_json_exact(std::string_view text, std::error_code& ec);
 
-/// The shortest decimal text that reads back as `value` (std::to_chars), e.g. 0.15 → "0.15", 1e-7 → "1e-07".
-std::string shortest_text(double value);
-
 }  // namespace cg::pricing::detail

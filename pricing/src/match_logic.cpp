@@ -1,6 +1,7 @@
 #include "match_logic.hpp"
 
 #include "cg/pricing/price_table.hpp"
+#include "cg/values/text.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -10,14 +11,6 @@
 
 namespace cg::pricing::detail {
 
-std::string_view trim(std::string_view text) noexcept {
-  constexpr std::string_view whitespace = " \t\n\r\f\v";
-  const auto first = text.find_first_not_of(whitespace);
-  if (first == std::string_view::npos) return {};
-  const auto last = text.find_last_not_of(whitespace);
-  return text.substr(first, last - first + 1);
-}
-
 void lower_ascii(std::string& text) noexcept {
   for (char& c : text) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
@@ -25,7 +18,7 @@ void lower_ascii(std::string& text) noexcept {
 }
 
 std::string normalise(std::string_view text) {
-  std::string out{trim(text)};
+  std::string out{values::trim(text)};
   lower_ascii(out);
   return out;
 }

@@ -51,7 +51,6 @@ class match_logic {
 
 /// Trims ASCII whitespace and lower-cases ASCII letters (ids in the data are ASCII; other bytes pass unchanged).
 std::string normalise(std::string_view text);
-std::string_view trim(std::string_view text) noexcept;
 void lower_ascii(std::string& text) noexcept;
 
 }  // namespace cg::pricing::detail

@@ -5,18 +5,6 @@
 
 namespace cg::pricing {
 
-std::string format_usd(nano_usd amount) {
-  // Work on the magnitude as unsigned so that the most negative amount formats too.
-  const bool negative = amount < 0;
-  const std::uint64_t magnitude =
-      negative ? std::uint64_t{0} - static_cast<std::uint64_t>(amount) : static_cast<std::uint64_t>(amount);
-  std::string digits = std::to_string(magnitude);
-  if (digits.size() < 10) digits.insert(0, 10 - digits.size(), '0');
-  digits.insert(digits.size() - 9, 1, '.');
-  if (negative) digits.insert(0, 1, '-');
-  return digits;
-}
-
 double to_double_usd(nano_usd amount) {
   // Below 2^53 both operands are exact doubles and one division rounds once, to the nearest double. Above it,
   // parse the exact decimal text, which from_chars also rounds once.

@@ -2,8 +2,10 @@
 
 #include "cg/pricing/price_table.hpp"
 
-#include "calendar.hpp"
 #include "exact_json.hpp"
+
+#include "cg/values/json_text.hpp"
+#include "cg/values/timestamp.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
@@ -27,24 +29,7 @@ namespace json = boost::json;
 constexpr std::size_t read_block = std::size_t{1} << 20;
 constexpr std::size_t write_block = std::size_t{1} << 20;
 
-void append_json_string(std::string& out, std::string_view text) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out += '"';
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20) {
-      out += "\\u00";
-      out += hex[byte >> 4];
-      out += hex[byte & 0xF];
-    } else {
-      out += c;  // UTF-8 passes through as it came
-    }
-  }
-  out += '"';
-}
+using values::append_json_string;
 
 void append_optional_string(std::string& out, const std::optional<std::string>& text) {
   if (text) {
@@ -112,7 +97,8 @@ class line_pricer {
     const auto* timestamp_text = object->if_contains("timestamp");
     std::optional<std::int64_t> timestamp;
     if (timestamp_text != nullptr && timestamp_text->is_string()) {
-      timestamp = detail::parse_utc_timestamp(std::string_view{timestamp_text->get_string()});
+      timestamp = values::parse_timestamp(std::string_view{timestamp_text->get_string()},
+                                          values::strict_rfc3339_timestamp);
     }
     if (!timestamp) return write_error(out, id, "timestamp: must be a string YYYY-MM-DDTHH:MM:SS[.fff]Z");
     const auto* usage_value_json = object->if_contains("usage");

@@ -3,6 +3,7 @@
 #include "exact_json.hpp"
 
 #include "cg/pricing/price_table.hpp"
+#include "cg/values/money_text.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -42,7 +43,7 @@ exact_decimal read_decimal(const boost::json::value& value, price_syntax syntax,
     } else if (value.is_uint64()) {
       number_text = std::to_string(value.get_uint64());
     } else if (value.is_double()) {
-      number_text = shortest_text(value.get_double());
+      number_text = values::shortest_decimal(value.get_double());
     } else {
       throw price_table_error(fmt::format("{}: a price must be a JSON number", path));
     }

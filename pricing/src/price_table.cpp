@@ -1,5 +1,7 @@
 #include "price_table_impl.hpp"
 
+#include "cg/values/text.hpp"
+
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -98,7 +100,7 @@ price_table::impl::resolution price_table::impl::resolve(std::string_view provid
     }
   }
   if (!decided) {
-    const std::string_view url = detail::trim(url_arg);
+    const std::string_view url = values::trim(url_arg);
     result.provider = url.empty() ? provider_by_model(model_name) : provider_by_api_url(url);
   }
   if (!result.provider) return result;

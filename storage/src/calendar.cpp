@@ -1,5 +1,7 @@
 #include "cg/storage/calendar.hpp"
 
+#include "cg/values/time.hpp"
+
 #include <date/tz.h>
 #include <fmt/format.h>
 
@@ -11,7 +13,7 @@ namespace {
 
 namespace chrono = std::chrono;
 
-constexpr std::int64_t us_per_day = 86'400'000'000;
+using values::us_per_day;
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   const std::int64_t q = a / b;

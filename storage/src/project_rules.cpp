@@ -1,5 +1,7 @@
 #include "cg/storage/project_rules.hpp"
 
+#include "cg/values/text.hpp"
+
 #include <fmt/format.h>
 
 #include <stdexcept>
@@ -8,11 +10,7 @@ namespace cg::storage {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+std::string_view trim(std::string_view s) { return values::trim(s, values::blanks); }
 
 // The same limit as an attribution field an event may carry.
 constexpr std::size_t project_max = 256;

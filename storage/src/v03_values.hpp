@@ -25,11 +25,4 @@ std::optional<std::int64_t> unix_number_to_us(double value);
 /// fraction. nullopt when it is not a number or leaves the 64-bit range.
 std::optional<std::int64_t> decimal_to_nano(std::string_view text);
 
-/// The shortest decimal text that reads back as the same double: what Python printed for a REAL (its repr), so
-/// rounding that text once gives the value the user saw, without the error of a `value * 1e9`.
-std::string shortest_decimal(double value);
-
-/// A JSON string literal (quotes included) for text that is valid UTF-8.
-std::string json_string(std::string_view text);
-
 }  // namespace cg::storage::v03

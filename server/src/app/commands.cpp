@@ -9,6 +9,7 @@
 #include "cg/server/config.hpp"
 #include "cg/storage/connection.hpp"
 #include "cg/storage/database_copy.hpp"
+#include "cg/values/time.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -25,13 +26,13 @@ namespace cg::server {
 
 namespace {
 
-constexpr std::int64_t day_us = 86'400'000'000;
+using values::us_per_day;
 
 /// A bare date as an end bound includes that whole day, as /data's `end` does.
 std::int64_t parse_bound(const std::string& name, const std::string& text, bool is_end) {
   const auto us = ingest::parse_timestamp(text);
   if (!us) throw config_error(fmt::format("{} must be a date (YYYY-MM-DD) or an ISO-8601 time, got '{}'", name, text));
-  return is_end && text.size() == 10 ? *us + day_us : *us;
+  return is_end && text.size() == 10 ? *us + us_per_day : *us;
 }
 
 /// `sqlite:PATH` (or a bare path) or a PostgreSQL URL.

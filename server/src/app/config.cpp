@@ -3,6 +3,8 @@
 #include "http/client_address.hpp"
 #include "http/cors.hpp"
 
+#include "cg/values/text.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -90,12 +92,7 @@ const setting_info* find_by_flag(std::string_view flag) {
   return nullptr;
 }
 
-std::string trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t\r");
-  return std::string(s.substr(first, last - first + 1));
-}
+std::string trim(std::string_view s) { return std::string(values::trim(s, " \t\r")); }
 
 template <typename Int>
 Int parse_int(const std::string& name, const std::string& text, Int min, Int max) {

@@ -1,6 +1,7 @@
 #include "app/database_upkeep.hpp"
 
 #include "cg/server/log.hpp"
+#include "cg/values/time.hpp"
 
 #include <chrono>
 
@@ -18,11 +19,6 @@ std::int64_t retention_cutoff_us(std::int64_t now_us, unsigned months_back) {
 
 namespace {
 
-std::int64_t now_micros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -73,7 +69,7 @@ void database_upkeep::schedule_months(std::chrono::steady_clock::duration after)
 void database_upkeep::tend_months() {
   const auto months = s_.cfg.retention_months;
   s_.writer.run([months](storage::connection& db) {
-    const auto now = now_micros();
+    const auto now = values::now_us();
     try {
       db.prepare_months(now);
     } catch (const std::exception& e) {

@@ -1,16 +1,17 @@
 #include "cg/server/log.hpp"
 
-#include "http/json_text.hpp"
-
-#include "cg/ingest/validation.hpp"
+#include "cg/values/json_text.hpp"
+#include "cg/values/time.hpp"
+#include "cg/values/timestamp.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 
 namespace cg::server {
+
+using values::append_json_string;
 
 namespace {
 
@@ -20,7 +21,7 @@ void append_logfmt_value(std::string& out, std::string_view s) {
   const bool plain = std::ranges::none_of(s, [](char c) {
     return static_cast<unsigned char>(c) <= 0x20 || c == '=' || c == '"' || c == '\\' || c == 0x7F;
   });
-  const bool needs_quotes = s.empty() || !plain || !is_valid_utf8(s);
+  const bool needs_quotes = s.empty() || !plain || !values::is_valid_utf8(s);
   if (!needs_quotes) {
     out += s;
     return;
@@ -35,9 +36,7 @@ log_field field(std::string_view key, std::int64_t value) { return {key, std::to
 
 void logger::write(std::string_view level, std::string_view event, const std::vector<log_field>& fields,
                    bool flush_now) {
-  const std::string time = ingest::format_timestamp(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  const std::string time = values::format_timestamp(values::now_us());
   std::string line;
   line.reserve(256);
   if (json_) {

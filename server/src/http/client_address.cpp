@@ -1,5 +1,7 @@
 #include "http/client_address.hpp"
 
+#include "cg/values/text.hpp"
+
 #include <arpa/inet.h>
 
 #include <charconv>
@@ -10,11 +12,7 @@ namespace cg::server {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+std::string_view trim(std::string_view s) { return values::trim(s, values::blanks); }
 
 bool all_digits(std::string_view s) {
   if (s.empty() || s.size() > 5) return false;

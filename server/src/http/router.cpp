@@ -2,7 +2,7 @@
 
 #include "cg/server/secrets.hpp"
 
-#include "http/json_text.hpp"
+#include "cg/values/json_text.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <fmt/format.h>
@@ -107,7 +107,7 @@ void append_json(std::string& out, const boost::json::value& v) {
       for (const auto& member : v.get_object()) {
         if (!first) out += ',';
         first = false;
-        append_json_string(out, member.key());
+        values::append_json_string(out, member.key());
         out += ':';
         append_json(out, member.value());
       }
@@ -125,7 +125,7 @@ void append_json(std::string& out, const boost::json::value& v) {
       out += ']';
       return;
     }
-    case boost::json::kind::string: append_json_string(out, v.get_string()); return;
+    case boost::json::kind::string: values::append_json_string(out, v.get_string()); return;
     default: out += boost::json::serialize(v); return;
   }
 }

@@ -12,6 +12,7 @@
 #include "cg/storage/cost_report.hpp"
 #include "cg/storage/event_columns.hpp"
 #include "cg/storage/event_query.hpp"
+#include "cg/values/time.hpp"
 
 #include <boost/json.hpp>
 
@@ -25,10 +26,7 @@ namespace json = boost::json;
 
 namespace {
 
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using values::now_us;
 
 std::span<const storage::project_rule> project_rules(const services& s) { return s.cfg.project_patterns; }
 

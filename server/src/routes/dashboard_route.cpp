@@ -1,6 +1,7 @@
 #include "routes/dashboard_route.hpp"
 
 #include "cg/dashboard/assets.hpp"
+#include "cg/values/text.hpp"
 
 #include <fmt/format.h>
 
@@ -8,11 +9,7 @@ namespace cg::server {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+std::string_view trim(std::string_view s) { return values::trim(s, values::blanks); }
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

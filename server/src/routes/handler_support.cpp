@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <cctype>
-#include <chrono>
 
 namespace cg::server {
 
@@ -39,11 +38,6 @@ bool require_json(const request_ptr& ctx, const responder& respond) {
                      fmt::format("Content-Type must be application/json, got '{}'", std::string(content_type)),
                      ctx->request_id));
   return false;
-}
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace cg::server

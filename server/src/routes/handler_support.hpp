@@ -32,7 +32,4 @@ bool is_json_media(std::string_view media);
 /// users and the old app's clients expect.
 bool require_json(const request_ptr& ctx, const responder& respond);
 
-/// The server's clock in unix microseconds.
-std::int64_t now_us();
-
 }  // namespace cg::server

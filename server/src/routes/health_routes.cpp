@@ -4,6 +4,7 @@
 #include "routes/routes.hpp"
 
 #include "cg/ingest/validation.hpp"
+#include "cg/values/time.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -47,7 +48,7 @@ void handle_health(services& s, const request_ptr& ctx, const responder& respond
     net::post(st->timer.get_executor(), [st] { st->timer.cancel(); });
     const auto uptime =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - started).count();
-    json::object body{{"timestamp", ingest::format_timestamp(now_us())}, {"version", CG_VERSION},
+    json::object body{{"timestamp", ingest::format_timestamp(values::now_us())}, {"version", CG_VERSION},
                       {"uptime_s", uptime}, {"pricing", pricing_info},
                       {"database", database_info}};
     if (ok) {

@@ -12,6 +12,7 @@
 #include "cg/ingest/usage_batch.hpp"
 #include "cg/server/log.hpp"
 #include "cg/server/secrets.hpp"
+#include "cg/values/time.hpp"
 
 #include <fmt/format.h>
 
@@ -124,7 +125,7 @@ void handle_ingest_batch(services& s, const request_ptr& ctx, const responder& r
     body = inflated.body;
   }
 
-  const auto received = now_us();
+  const auto received = values::now_us();
   auto parsed = ingest::parse_usage_batch(body, *format, ctx->req["X-Tracking-Token"], received,
                                           {.max_events = s.cfg.batch_max_events});
   if (auto* err = std::get_if<ingest::validation_error>(&parsed)) {

@@ -9,6 +9,7 @@
 #include "cg/ingest/validation.hpp"
 #include "cg/server/log.hpp"
 #include "cg/server/secrets.hpp"
+#include "cg/values/time.hpp"
 
 namespace cg::server {
 
@@ -38,7 +39,7 @@ void handle_ingest(services& s, const request_ptr& ctx, const responder& answer)
     return;
   }
   if (!require_json(ctx, respond)) return;
-  const auto received = now_us();
+  const auto received = values::now_us();
   admit_one(s, ctx, respond, ingest::parse_usage_event_text(ctx->req.body(), ctx->req["X-Tracking-Token"], received),
             received, "ingest", {});
 }
@@ -54,7 +55,7 @@ void handle_log(services& s, const request_ptr& ctx, const responder& respond) {
     respond(std::move(res));
   };
   if (!require_admin(s, ctx, deprecated) || !require_json(ctx, deprecated)) return;
-  const auto received = now_us();
+  const auto received = values::now_us();
   admit_one(s, ctx, deprecated,
             ingest::parse_legacy_log_event_text(ctx->req.body(), ctx->req["X-Tracking-Token"], received), received,
             "log",

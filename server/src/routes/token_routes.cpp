@@ -9,6 +9,8 @@
 #include "cg/server/log.hpp"
 #include "cg/server/secrets.hpp"
 #include "cg/storage/token_store.hpp"
+#include "cg/values/text.hpp"
+#include "cg/values/time.hpp"
 
 #include <boost/json.hpp>
 
@@ -126,9 +128,7 @@ void handle_create_token(services& s, const request_ptr& ctx, const responder& r
                        "label"));
     return;
   }
-  std::string label(label_value->as_string());
-  const auto first = label.find_first_not_of(" \t\r\n");
-  label = first == std::string::npos ? "" : label.substr(first, label.find_last_not_of(" \t\r\n") - first + 1);
+  const std::string label(values::trim(label_value->as_string(), " \t\r\n"));
   if (label.find('\0') != std::string::npos) {
     respond(json_error(http::status::bad_request, "label must not contain a NUL character", ctx->request_id,
                        "label"));
@@ -141,7 +141,7 @@ void handle_create_token(services& s, const request_ptr& ctx, const responder& r
   const auto length = s.cfg.tracking_token_length;
   token_write(s, ctx, respond, [label, length, ctx](storage::connection& db) {
     try {
-      const auto row = db.create_token(label, random_urlsafe(length), now_us());
+      const auto row = db.create_token(label, random_urlsafe(length), values::now_us());
       return json_ok(http::status::created, json::object{{"id", row.id}, {"token", row.token}, {"label", row.label}});
     } catch (const storage::storage_error& e) {
       if (!e.is_unique_violation()) throw;
@@ -176,7 +176,7 @@ void handle_delete_token(services& s, const request_ptr& ctx, const responder& r
   const auto id = path_id(ctx, respond);
   if (!id) return;
   token_write(s, ctx, respond, [id = *id, ctx](storage::connection& db) {
-    if (!db.remove_token(id, now_us()))
+    if (!db.remove_token(id, values::now_us()))
       return json_error(http::status::not_found, fmt::format("no tracking token with id {}", id), ctx->request_id);
     return json_ok(http::status::ok, json::object{{"ok", true}, {"id", id}, {"deleted", true}});
   });

@@ -3,6 +3,8 @@
 #include "../event_sql.hpp"
 #include "../report_accumulator.hpp"
 
+#include "cg/values/time.hpp"
+
 #include <fmt/format.h>
 
 #include <string>
@@ -12,7 +14,7 @@ namespace cg::storage::pg {
 
 namespace {
 
-constexpr std::int64_t us_per_day = 86'400'000'000;
+using values::us_per_day;
 // Every UTC offset in use since 1972 is a whole number of quarter hours, so a local day starts on a quarter hour
 // (UTC): reports sum per quarter hour in SQL and bucket those into local days in C++.
 constexpr std::int64_t us_per_quarter_hour = 900'000'000;

@@ -1,5 +1,7 @@
 #include "pg_partitions.hpp"
 
+#include "cg/values/time.hpp"
+
 #include <fmt/format.h>
 
 #include <charconv>
@@ -23,7 +25,7 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
-constexpr std::int64_t us_per_day = 86'400'000'000;
+using values::us_per_day;
 
 }  // namespace
 

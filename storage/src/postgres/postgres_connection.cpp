@@ -9,6 +9,8 @@
 #include "pg_session.hpp"
 #include "pg_token_store.hpp"
 
+#include "cg/values/time.hpp"
+
 #include <chrono>
 #include <cstring>
 #include <random>
@@ -180,18 +182,13 @@ void postgres_connection::write_probe(std::int64_t now_us) {
   });
 }
 
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 std::unique_ptr<connection> open_postgres_writer(const database_location& where, const postgres_options& options) {
   auto c = std::make_unique<postgres_connection>(
       pg::session_settings{.url = where.url, .setup = {std::string(writer_setup)}}, options);
   pg::migrate(c->session());
-  c->prepare_months(now_us());
+  c->prepare_months(values::now_us());
   return c;
 }
 

@@ -3,6 +3,8 @@
 
 #include "cg/ingest/refusal.hpp"
 #include "cg/ingest/usage_event.hpp"
+#include "cg/values/time.hpp"
+#include "cg/values/timestamp.hpp"
 
 #include <cstdint>
 #include <string>
@@ -35,7 +37,7 @@ struct event_limits {
   std::size_t meta_max_bytes = 8 * 1024;
   std::size_t meta_max_depth = 8;
   std::int64_t tokens_max = 1'000'000'000'000;     // 10^12
-  std::int64_t future_skew_us = 24LL * 3600 * 1'000'000;  // timestamps more than 24 h ahead are rejected
+  std::int64_t future_skew_us = values::us_per_day;  // timestamps more than 24 h ahead are rejected
 };
 
 /// Validates one event object. `header_tracking_token` is the `X-Tracking-Token` header (empty when absent);
@@ -54,13 +56,10 @@ parse_result parse_usage_event_text(std::string_view body, std::string_view head
 parse_result parse_legacy_log_event_text(std::string_view body, std::string_view header_tracking_token,
                                          std::int64_t now_us, const event_limits& limits = {});
 
-/// Parses an ISO-8601 timestamp (`Z` or an offset, optional fraction) or a bare `YYYY-MM-DD` into unix µs UTC.
-/// nullopt when it is not one.
-std::optional<std::int64_t> parse_timestamp(std::string_view text);
-
-/// Formats unix µs UTC as ISO-8601 with `Z`, microseconds only when non-zero: `2024-01-15T10:30:00Z`,
-/// `2024-01-15T10:30:00.123456Z`.
-std::string format_timestamp(std::int64_t unix_us);
+/// An event's timestamp is RFC 3339 as cg/values/timestamp.hpp reads it by default (`Z` or an offset, optional
+/// fraction) or a bare `YYYY-MM-DD`; times leave the product in the same form, UTC with `Z`.
+using values::format_timestamp;
+using values::parse_timestamp;
 
 /// Parses a decimal USD amount from its JSON text exactly into nano-USD (half-even beyond nine decimals).
 /// nullopt for negative, non-finite or absurdly large values.

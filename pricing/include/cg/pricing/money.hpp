@@ -1,16 +1,13 @@
 #pragma once
-/// Exact money: integer nano-USD (1e-9 USD). Never a double between the price table and the CSV.
+/// Exact money: integer nano-USD (1e-9 USD). Never a double between the price table and the CSV. The amount type
+/// and its exact text are cg::values' (every module writes amounts); the price table's are the same.
 
-#include <cstdint>
-#include <string>
+#include "cg/values/money_text.hpp"
 
 namespace cg::pricing {
 
-/// An amount of money in nano-USD. Sums are integer sums.
-using nano_usd = std::int64_t;
-
-/// Exact decimal text of an amount in USD with nine decimals: 2250 -> "0.000002250", -5 -> "-0.000000005".
-std::string format_usd(nano_usd amount);
+using values::format_usd;
+using values::nano_usd;
 
 /// The same amount as a JSON-friendly double (for seed-compatible `estimatedCostUSD` / `cost_usd` numbers only).
 double to_double_usd(nano_usd amount);

@@ -1,11 +1,12 @@
 #pragma once
-// The one JSON string writer of the server: response bodies (to_json_text) and the access log both go through it,
-// so neither can emit a byte sequence that is not UTF-8, whatever a client put in a path, query or header.
+/// The one JSON string writer of the product: response bodies, the access log, the price CLI's answers and the
+/// JSON a v0.3 import writes all go through it, so none can emit a byte sequence that is not UTF-8, whatever a
+/// client put in a path, query, header or old database.
 
 #include <string>
 #include <string_view>
 
-namespace cg::server {
+namespace cg::values {
 
 /// Appends `text` as a quoted JSON string: `"` and `\` escaped, control characters as `\n`, `\r`, `\t` or `\u00XX`,
 /// and every byte sequence that is not well-formed UTF-8 (a stray continuation byte, a truncated sequence, an
@@ -13,7 +14,10 @@ namespace cg::server {
 /// the Unicode standard recommends. Valid UTF-8 is copied unchanged.
 void append_json_string(std::string& out, std::string_view text);
 
+/// The same quoted string as a value of its own.
+std::string json_string(std::string_view text);
+
 /// True when `text` is well-formed UTF-8.
 bool is_valid_utf8(std::string_view text) noexcept;
 
-}  // namespace cg::server
+}  // namespace cg::values

@@ -1,12 +1,12 @@
-#include "http/json_text.hpp"
+#include "cg/values/json_text.hpp"
 
 #include <doctest/doctest.h>
 
 #include <string>
 #include <string_view>
 
-using cg::server::append_json_string;
-using cg::server::is_valid_utf8;
+using cg::values::append_json_string;
+using cg::values::is_valid_utf8;
 
 namespace {
 
@@ -18,7 +18,7 @@ std::string quoted(std::string_view text) {
 
 }  // namespace
 
-TEST_SUITE("server.json_text") {
+TEST_SUITE("values.json_text") {
 
 TEST_CASE("escapes quotes, backslashes and control characters; copies valid UTF-8") {
   CHECK(quoted("a\"b\\c") == R"("a\"b\\c")");

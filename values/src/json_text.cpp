@@ -1,8 +1,8 @@
-#include "http/json_text.hpp"
+#include "cg/values/json_text.hpp"
 
 #include <fmt/format.h>
 
-namespace cg::server {
+namespace cg::values {
 
 namespace {
 
@@ -99,4 +99,11 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
-}  // namespace cg::server
+std::string json_string(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  append_json_string(out, text);
+  return out;
+}
+
+}  // namespace cg::values
