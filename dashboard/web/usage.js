@@ -29,6 +29,7 @@ function eventDetails(r) {
     ['Received', r.received_at],
     ['Event id', r.event_id],
     ['Provider', r.provider],
+    ['Operation', r.operation],
     ['Cost', `${exactUsd(nano)} · ${r.cost_source}${r.price_ref ? ` (${r.price_ref})` : ''}`],
     ['Cache read / write tokens', `${formatInt(r.cache_read_tokens)} / ${formatInt(r.cache_write_tokens)}`],
     ['Reasoning tokens', formatInt(r.reasoning_tokens)],

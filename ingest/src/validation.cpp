@@ -105,6 +105,31 @@ maybe_error read_provider(const json::object& body, const event_limits& limits, 
   return std::nullopt;
 }
 
+bool is_operation_char(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+         c == '-';
+}
+
+/// OpenTelemetry's `gen_ai.operation.name` (`chat`, `embeddings`, ...) or a provider's own (`responses`). An
+/// identifier, not free text: reports group by it, and anything else is more likely a mistake than a new kind.
+maybe_error read_operation(const json::object& body, usage_event& event) {
+  constexpr std::size_t operation_max = 64;
+  const json::value* value = find_member(body, "operation");
+  if (value == nullptr) return std::nullopt;
+  const json::string* text = value->if_string();
+  if (text == nullptr) {
+    return bad_field("operation", fmt::format("operation must be a string, not {}", kind_name(*value)));
+  }
+  const std::string_view name(text->data(), text->size());
+  if (name.empty() || name.size() > operation_max || !std::ranges::all_of(name, is_operation_char)) {
+    return bad_field("operation", fmt::format("operation must be 1 to {} characters from A-Z, a-z, 0-9, '_', '.' "
+                                              "and '-' (such as \"chat\" or \"embeddings\")",
+                                              operation_max));
+  }
+  event.operation.emplace(name);
+  return std::nullopt;
+}
+
 maybe_error read_timestamp(const json::object& body, std::int64_t now_us, const event_limits& limits,
                            usage_event& event) {
   const json::value* value = find_member(body, "timestamp");
@@ -259,6 +284,7 @@ maybe_error read_event(const json::object& body, std::string_view header_trackin
   if (auto e = read_model(body, limits, event)) return e;
   if (auto e = read_event_id(body, limits, event)) return e;
   if (auto e = read_provider(body, limits, event)) return e;
+  if (auto e = read_operation(body, event)) return e;
   if (auto e = read_timestamp(body, now_us, limits, event)) return e;
   if (auto e = detail::read_token_counts(body, event.provider, limits, event)) return e;
   if (auto e = read_client_cost(body, rules, event)) return e;

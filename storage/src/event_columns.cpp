@@ -120,6 +120,13 @@ constexpr std::array columns{
                                    R"("Any JSON, at most 8 KiB compact and 8 levels deep"})",
                  .description = "The client's meta, as compact JSON (in CSV as its text).",
                  .field = [](event_row& r) -> event_field { return &r.meta; }},
+    event_column{.name = "operation", .nullable = true, .group = identity, .csv_header = "operation",
+                 .json_key = "operation", .request_key = "operation",
+                 .request_schema = R"({"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"})",
+                 .description = "The kind of model call: chat, text_completion, embeddings, generate_content, "
+                                "execute_tool, create_agent, invoke_agent (OpenTelemetry gen_ai.operation.name) or "
+                                "a provider's own, such as responses; null when not given.",
+                 .field = [](event_row& r) -> event_field { return &r.operation; }},
 };
 
 }  // namespace

@@ -111,6 +111,16 @@ void migrate_to_v4(database& db, const migration_context& context) {
   detail::upgrade_v03(db, context.from_version, context.observer, context.backup);
 }
 
+// What kind of model call an event was (chat, embeddings, ...): optional, so old rows stay null. Appended last, as
+// the CSV column is. A file whose user_version was set back after this step ran (by hand, or by a test that fakes an
+// earlier release) already has the column, and SQLite has no ADD COLUMN IF NOT EXISTS: look first.
+constexpr std::string_view schema_v5 = "ALTER TABLE usage_events ADD COLUMN operation TEXT";
+
+void migrate_to_v5(database& db, const migration_context&) {
+  statement present(db, "SELECT 1 FROM pragma_table_info('usage_events') WHERE name = 'operation'");
+  if (!present.step()) db.exec(schema_v5);
+}
+
 struct migration {
   int version;
   std::string_view summary;
@@ -124,6 +134,7 @@ constexpr std::array migrations{
     migration{3, "indexes for the session_id and user filters", &migrate_to_v3},
     migration{v03_upgrade_version, "import (or repair of an earlier import) of a Cost Guardian v0.3 database",
               &migrate_to_v4},
+    migration{5, "the operation column of usage events", &migrate_to_v5},
 };
 
 void refuse_newer(database& db, int version) {

@@ -145,7 +145,8 @@ describe('dashboard', () => {
     await pushEvent(tokenA, 'E2E app', { model: 'gpt-4o-mini', cost_usd: 0.0125, project: 'checkout', user: 'alice' });
     await pushEvent(tokenA, 'E2E app', { model: 'claude-sonnet-4-5', provider: 'anthropic', cost_usd: 1.25, project: 'search', user: 'bob' });
     await pushEvent(tokenB.token, 'E2E batch', { model: 'gpt-4o-mini', cost_usd: 0.5, project: 'checkout', user: 'alice' });
-    await pushEvent(tokenB.token, 'E2E batch', { model: 'gemini-e2e', provider: 'google', cost_usd: 0.000004 });
+    await pushEvent(tokenB.token, 'E2E batch', { model: 'gemini-e2e', provider: 'google', cost_usd: 0.000004,
+      operation: 'generate_content' });
     // The curl event has no timestamp (now): it is the newest; the others are ordered by their times.
     const newestFirst = [events[0], ...events.slice(1).reverse()];
 
@@ -181,6 +182,13 @@ describe('dashboard', () => {
     assert.equal(await details.count(), 1);
     assert.equal(await page.evaluate(() => document.activeElement.classList.contains('disclosure')), true);
     await page.keyboard.press('Enter');
+    await details.waitFor({ state: 'detached' });
+    // The kind of call, when the client said so (OpenTelemetry's gen_ai.operation.name).
+    const second = page.locator('#usage-table tbody tr:nth-child(2) button.disclosure');
+    await second.click();
+    await details.waitFor();
+    assert.match(await details.innerText(), /Operation\s+generate_content/);
+    await second.click();
     await details.waitFor({ state: 'detached' });
   });
 

@@ -23,9 +23,9 @@ MAR_1 = 1_740_787_200_000_000  # 2025-03-01T00:00:00Z
 HEADER = ["id", "timestamp", "received_at", "event_id", "ingest_token_id", "token_label", "provider", "model",
           "input_tokens", "output_tokens", "total_tokens", "cache_read_tokens", "cache_write_tokens",
           "reasoning_tokens", "cost_usd", "cost_source", "price_ref", "source", "project", "user", "feature",
-          "environment", "session_type", "session_id", "meta"]
+          "environment", "session_type", "session_id", "meta", "operation"]
 TEXT_COLUMNS = {"event_id", "token_label", "provider", "model", "cost_source", "price_ref", "source", "project",
-                "user", "feature", "environment", "session_type", "session_id", "meta"}
+                "user", "feature", "environment", "session_type", "session_id", "meta", "operation"}
 # Cells a spreadsheet would run as formulas, and cells that need RFC 4180 quoting.
 NASTY = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2+3", "@SUM(A1:A9)", "\tindented", "\rcarriage",
          "comma, inside", "quote \" inside", "two\nlines", "ünïcödé ✓ 日本", "plain",
@@ -63,7 +63,8 @@ def db_rows(srv, where="TRUE", args=()):
         "SELECT e.id, e.ts, e.received_at, e.event_id, e.token_id, t.label, e.provider, e.model, e.input_tokens, "
         "e.output_tokens, e.total_tokens, e.cache_read_tokens, e.cache_write_tokens, e.reasoning_tokens, "
         "e.cost_nusd, e.cost_source, e.price_ref, e.source, e.project, e.\"user\", e.feature, e.environment, "
-        "e.session_type, e.session_id, e.meta FROM usage_events e LEFT JOIN tracking_tokens t ON t.id = e.token_id "
+        "e.session_type, e.session_id, e.meta, e.operation "
+        "FROM usage_events e LEFT JOIN tracking_tokens t ON t.id = e.token_id "
         f"WHERE {where} ORDER BY e.ts, e.id", args)
 
 

@@ -1,5 +1,7 @@
 """POST /ingest: storage, pricing, the three native usage shapes, every validation rule, auth, limits, dedupe."""
+import csv
 import datetime
+import io
 import json
 import time
 import uuid
@@ -695,3 +697,49 @@ def test_chunked_body_under_the_limit_is_accepted(shared):
     status, _, resp = send_and_read(shared.port, req)
     assert status == 201, resp
     assert shared.event_count() == before + 1
+
+
+# ---- operation: what kind of model call (OpenTelemetry's gen_ai.operation.name, or a provider's own) -------------
+
+def test_operation_on_every_way_in_is_stored_shown_and_exported_last(shared):
+    marker = f"op-{uuid.uuid4().hex[:8]}"
+    sent = {}
+    status, _, body = shared.ingest({"tracking_token": shared.token, **GPT4O_MINI, "event_id": f"{marker}-1",
+                                     "operation": "embeddings"})
+    assert status == 201, body
+    sent[body["id"]] = "embeddings"
+    status, _, body = shared.request(
+        "POST", "/ingest/batch",
+        [{"tracking_token": shared.token, **GPT4O_MINI, "event_id": f"{marker}-2", "operation": "responses"},
+         {"tracking_token": shared.token, **GPT4O_MINI, "event_id": f"{marker}-3"}],
+        {"X-Ingest-Key": shared.ingest_key})
+    assert status == 200, body
+    sent[body["results"][0]["id"]] = "responses"
+    sent[body["results"][1]["id"]] = None  # absent: null
+    status, _, body = shared.admin("POST", "/log", {**GPT4O_MINI, "event_id": f"{marker}-4",
+                                                    "operation": "text_completion"})
+    assert status == 200, body
+    sent[body["id"]] = "text_completion"
+
+    stored = dict(shared.rows(f"SELECT id, operation FROM usage_events WHERE event_id LIKE '{marker}-%'"))
+    assert stored == sent
+    status, _, body = shared.admin("GET", "/data?limit=5000")
+    assert status == 200, body
+    shown = {r["id"]: r["operation"] for r in body["data"] if r["id"] in sent}
+    assert shown == sent
+    status, _, text = shared.admin("GET", "/export.csv")
+    assert status == 200
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][-1] == "operation"  # appended: every column before it keeps its position
+    exported = {int(r[0]): r[-1] for r in rows[1:] if int(r[0]) in sent}
+    assert exported == {i: op or "" for i, op in sent.items()}
+
+
+@pytest.mark.parametrize("value", ["", "chat completion", "chat/1", "x" * 65, 7, True, ["chat"], {"name": "chat"}])
+def test_operation_that_is_not_an_identifier_is_400_naming_it(shared, value):
+    expect_400(shared, {"tracking_token": shared.token, **GPT4O_MINI, "operation": value}, "operation")
+    status, _, body = shared.request("POST", "/ingest/batch",
+                                     [{"tracking_token": shared.token, **GPT4O_MINI, "operation": value}],
+                                     {"X-Ingest-Key": shared.ingest_key})
+    assert status == 207, body
+    assert body["results"][0]["status"] == 400 and body["results"][0]["field"] == "events[0].operation", body

@@ -97,6 +97,12 @@ CREATE TABLE health_probe (
 );
 )sql";
 
+// What kind of model call an event was (chat, embeddings, ...): optional, so old rows stay null. A column added to
+// the partitioned table reaches every partition. IF NOT EXISTS, as on SQLite, for a version set back after it ran.
+constexpr std::string_view schema_v2 = R"sql(
+ALTER TABLE usage_events ADD COLUMN IF NOT EXISTS operation text COLLATE "C";
+)sql";
+
 struct migration {
   int version;
   std::string_view summary;
@@ -106,6 +112,7 @@ struct migration {
 // Append only: a released step never changes, a change of schema is a new step.
 constexpr std::array migrations{
     migration{1, "tracking tokens, monthly-partitioned usage events, dedupe keys, health probe", schema_v1},
+    migration{2, "the operation column of usage events", schema_v2},
 };
 
 void refuse_newer(session& s, int version) {

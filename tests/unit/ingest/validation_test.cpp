@@ -147,6 +147,7 @@ TEST_CASE("the minimal event has zero tokens, no timestamp and no optional field
   CHECK_FALSE(e.feature);
   CHECK_FALSE(e.environment);
   CHECK_FALSE(e.meta);
+  CHECK_FALSE(e.operation);
 }
 
 TEST_CASE("the seed example of API.md is read field by field") {
@@ -314,6 +315,21 @@ TEST_CASE("provider: optional string, kept as sent, at most 256 bytes") {
   check_rejects(event_with(R"("provider":true)"), "provider");
   accepted(event_with(R"("provider":)" + json_quoted(repeated("p", 256))));
   check_rejects(event_with(R"("provider":)" + json_quoted(repeated("p", 257))), "provider");
+}
+
+TEST_CASE("operation: optional, 1 to 64 characters from [A-Za-z0-9_.-], kept as sent") {
+  CHECK_FALSE(accepted(event_with(R"("provider":"openai")")).operation);
+  CHECK_FALSE(accepted(event_with(R"("operation":null)")).operation);
+  for (const std::string name : {"chat", "text_completion", "embeddings", "generate_content", "execute_tool",
+                                 "create_agent", "invoke_agent", "responses", "Chat.v2-beta"}) {
+    CHECK(accepted(event_with(R"("operation":)" + json_quoted(name))).operation == name);
+  }
+  accepted(event_with(R"("operation":)" + json_quoted(repeated("o", 64))));
+  check_rejects(event_with(R"("operation":)" + json_quoted(repeated("o", 65))), "operation");
+  for (const std::string bad : {R"("")", R"("chat ")", R"("chat completion")", R"("chat/1")", R"("é")", "1",
+                                "true", R"(["chat"])", R"({"name":"chat"})"}) {
+    check_rejects(event_with(R"("operation":)" + bad), "operation");
+  }
 }
 
 TEST_CASE("attribution fields: optional strings of at most 256 bytes; empty means unattributed") {

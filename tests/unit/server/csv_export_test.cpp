@@ -82,7 +82,7 @@ TEST_CASE("an event row: header order, ISO timestamps, exact cost, label next to
   append_event_csv(row, e);
   CHECK(row ==
         "7,2025-01-01T00:00:00Z,2025-01-01T00:00:00.123456Z,'=cmd,3,\"billing, EU\",openai,gpt-4o-mini,10,5,15,0,0,0,"
-        "0.000002250,server,openai/gpt-4o-mini@base,ingest,,'-u,,,,,\"{\"\"a\"\":\"\"b,c\"\"}\"\r\n");
+        "0.000002250,server,openai/gpt-4o-mini@base,ingest,,'-u,,,,,\"{\"\"a\"\":\"\"b,c\"\"}\",\r\n");
   const auto header = std::string(event_csv_header());
   CHECK(header.ends_with("\r\n"));
   CHECK(std::count(header.begin(), header.end(), ',') == std::count(row.begin(), row.end(), ',') - 2);

@@ -9,6 +9,7 @@
 #include "cg/storage/token_store.hpp"
 
 #include "event_sql.hpp"
+#include "postgres/pg_schema.hpp"
 #include "postgres/postgres_connection.hpp"
 #include "postgres_test_support.hpp"
 #include "storage_test_support.hpp"
@@ -200,7 +201,7 @@ TEST_CASE("postgres: gateways opening together migrate once; newer schemas are r
     CHECK(errors[0] == "");
     CHECK(errors[1] == "");
     auto check = db->open();
-    CHECK(pg_int(check, "SELECT version FROM cg_schema_version") == 1);
+    CHECK(pg_int(check, "SELECT version FROM cg_schema_version") == pg::latest_schema_version());
     CHECK(pg_int(check, "SELECT count(*) FROM cg_schema_version") == 1);
     CHECK(open_postgres_reader(at(*db))->backend_name() == "postgresql");
   }

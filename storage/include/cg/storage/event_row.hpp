@@ -17,6 +17,9 @@ struct reported_usage {
   std::optional<std::string> event_id;  ///< null: the client gave none, so no dedupe
   std::string provider;                 ///< as the client named it; may be empty
   std::string model;
+  /// What kind of model call it was: `chat`, `embeddings`, ... (OpenTelemetry's `gen_ai.operation.name`) or a
+  /// provider's own (`responses`); null when the client did not say.
+  std::optional<std::string> operation;
   /// Normalised: input ⊇ cache read + cache write, output ⊇ reasoning.
   pricing::token_counts tokens;
   std::optional<std::string> user;
