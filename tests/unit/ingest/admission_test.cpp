@@ -8,6 +8,8 @@
 #include "cg/storage/schema.hpp"
 #include "cg/storage/token_store.hpp"
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -25,19 +27,6 @@ using namespace cg;
 using namespace std::chrono_literals;
 using ingest::admission_outcome;
 using ingest::refusal;
-
-struct temp_dir {
-  std::filesystem::path dir;
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "cg-admission-test-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    dir = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
-  }
-};
 
 /// A quota that counts what it was asked and refuses once `room` is used up.
 struct counting_quota final : ingest::token_quota {
@@ -82,14 +71,14 @@ ingest::usage_event event(std::string token, std::string event_id) {
 }
 
 struct fixture {
-  temp_dir tmp;
+  test::temp_dir tmp;
   ingest::token_registry tokens;
   std::atomic<std::shared_ptr<const pricing::price_table>> prices{pricing::price_table::embedded()};
   std::optional<ingest::group_commit_writer> writer;
   std::optional<ingest::admission_service> admission;
 
   fixture() {
-    auto db = storage::open_database(tmp.dir / "events.sqlite", storage::durability::normal);
+    auto db = storage::open_database(tmp.file("events.sqlite"), storage::durability::normal);
     storage::token_store store(db);
     store.create("live", "tok-live", 1);
     const auto idle = store.create("idle", "tok-idle", 1);

@@ -5,6 +5,8 @@
 #include "cg/storage/schema.hpp"
 #include "cg/storage/token_store.hpp"
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -21,20 +23,6 @@ namespace {
 
 using namespace cg;
 using namespace std::chrono_literals;
-
-struct temp_db {
-  std::filesystem::path dir;
-  temp_db() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "cg-writer-test-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    dir = pattern;
-  }
-  ~temp_db() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
-  }
-  std::filesystem::path path() const { return dir / "events.sqlite"; }
-};
 
 std::int64_t make_token(storage::database& db, const std::string& label) {
   storage::token_store store(db);
@@ -87,8 +75,8 @@ struct outcomes {
 
 TEST_SUITE("ingest.writer") {
   TEST_CASE("every event is acknowledged after commit, duplicates get the first id, also within one batch") {
-    temp_db tmp;
-    auto db = storage::open_database(tmp.path(), storage::durability::normal);
+    test::temp_dir tmp;
+    auto db = storage::open_database(tmp.file("events.sqlite"), storage::durability::normal);
     const auto token = make_token(db, "a");
     outcomes out;
     {
@@ -114,7 +102,7 @@ TEST_SUITE("ingest.writer") {
     CHECK(out.at(21).result == ingest::write_outcome::status::created);
     CHECK(out.at(20).id != out.at(21).id);
 
-    storage::database check(tmp.path(), storage::open_mode::read_only);
+    storage::database check(tmp.file("events.sqlite"), storage::open_mode::read_only);
     storage::statement count(check, "SELECT count(*), sum(token_id = ?) FROM usage_events");
     count.bind(1, token);
     REQUIRE(count.step());
@@ -122,8 +110,8 @@ TEST_SUITE("ingest.writer") {
   }
 
   TEST_CASE("a batch's completions are handed off once, together, through deliver") {
-    temp_db tmp;
-    auto db = storage::open_database(tmp.path(), storage::durability::normal);
+    test::temp_dir tmp;
+    auto db = storage::open_database(tmp.file("events.sqlite"), storage::durability::normal);
     const auto token = make_token(db, "a");
     outcomes out;
     std::atomic<int> handoffs{0};
@@ -146,8 +134,8 @@ TEST_SUITE("ingest.writer") {
   }
 
   TEST_CASE("batches never exceed max_batch") {
-    temp_db tmp;
-    auto db = storage::open_database(tmp.path(), storage::durability::normal);
+    test::temp_dir tmp;
+    auto db = storage::open_database(tmp.file("events.sqlite"), storage::durability::normal);
     const auto token = make_token(db, "a");
     outcomes out;
     ingest::group_commit_writer writer(storage::adopt_sqlite(std::move(db)), {.max_batch = 7, .max_delay = 20ms, .queue_capacity = 1000, .deliver = {}});
@@ -157,8 +145,8 @@ TEST_SUITE("ingest.writer") {
   }
 
   TEST_CASE("the batch observer sees every batch: its rows, its commit time, success") {
-    temp_db tmp;
-    auto db = storage::open_database(tmp.path(), storage::durability::normal);
+    test::temp_dir tmp;
+    auto db = storage::open_database(tmp.file("events.sqlite"), storage::durability::normal);
     const auto token = make_token(db, "a");
     outcomes out;
     std::mutex mutex;
@@ -185,8 +173,8 @@ TEST_SUITE("ingest.writer") {
   }
 
   TEST_CASE("a full queue refuses at once instead of growing") {
-    temp_db tmp;
-    auto db = storage::open_database(tmp.path(), storage::durability::normal);
+    test::temp_dir tmp;
+    auto db = storage::open_database(tmp.file("events.sqlite"), storage::durability::normal);
     const auto token = make_token(db, "a");
     outcomes out;
     ingest::group_commit_writer writer(storage::adopt_sqlite(std::move(db)), {.max_batch = 1000, .max_delay = 0us, .queue_capacity = 3, .deliver = {}});
@@ -208,8 +196,8 @@ TEST_SUITE("ingest.writer") {
   }
 
   TEST_CASE("a failed commit fails the whole batch, stores nothing, and a later probe recovers") {
-    temp_db tmp;
-    auto db = storage::open_database(tmp.path(), storage::durability::full);
+    test::temp_dir tmp;
+    auto db = storage::open_database(tmp.file("events.sqlite"), storage::durability::full);
     const auto token = make_token(db, "a");
     storage::statement pages(db, "PRAGMA page_count");
     REQUIRE(pages.step());
@@ -247,15 +235,15 @@ TEST_SUITE("ingest.writer") {
     out.wait_for(51);
     CHECK(out.at(100).result == ingest::write_outcome::status::created);
     writer.stop();
-    storage::database check(tmp.path(), storage::open_mode::read_only);
+    storage::database check(tmp.file("events.sqlite"), storage::open_mode::read_only);
     storage::statement count(check, "SELECT count(*) FROM usage_events");
     REQUIRE(count.step());
     CHECK(count.column_int64(0) == 1);
   }
 
   TEST_CASE("stop() commits everything queued and later submits are refused") {
-    temp_db tmp;
-    auto db = storage::open_database(tmp.path(), storage::durability::normal);
+    test::temp_dir tmp;
+    auto db = storage::open_database(tmp.file("events.sqlite"), storage::durability::normal);
     const auto token = make_token(db, "a");
     outcomes out;
     ingest::group_commit_writer writer(storage::adopt_sqlite(std::move(db)), {.max_batch = 10, .max_delay = 0us, .queue_capacity = 10000, .deliver = {}});

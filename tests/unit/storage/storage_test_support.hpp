@@ -1,6 +1,8 @@
 #pragma once
 // Helpers shared by the storage unit tests.
 
+#include "temp_dir.hpp"
+
 #include "cg/storage/database.hpp"
 #include "cg/storage/event_store.hpp"
 
@@ -14,27 +16,7 @@
 
 namespace cg::storage::test {
 
-/// A fresh directory under the system temp directory, removed with everything in it at the end of the test.
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "cg-storage-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path file(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
+using cg::test::temp_dir;
 
 /// The storage_error thrown by `action`, or nullopt when it threw nothing.
 inline std::optional<storage_error> error_of(const std::function<void()>& action) {
