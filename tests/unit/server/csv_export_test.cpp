@@ -59,6 +59,11 @@ TEST_CASE("cells a spreadsheet would run as formulas get a leading apostrophe") 
   }
 }
 
+// GCC 12 at -O1 with the sanitizers (the asan preset) reports the optional strings of a default-constructed
+// stored_event as "maybe uninitialized" when one is assigned: a known false positive of -Wmaybe-uninitialized
+// (the members are constructed empty), so it is silenced for this one test rather than for the build.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 TEST_CASE("an event row: header order, ISO timestamps, exact cost, label next to id, CRLF") {
   cg::storage::stored_event e;
   e.id = 7;
@@ -87,6 +92,7 @@ TEST_CASE("an event row: header order, ISO timestamps, exact cost, label next to
   CHECK(header.ends_with("\r\n"));
   CHECK(std::count(header.begin(), header.end(), ',') == std::count(row.begin(), row.end(), ',') - 2);
 }
+#pragma GCC diagnostic pop
 
 TEST_CASE("a report as CSV: key columns, totals columns and a TOTAL row") {
   cg::storage::cost_report report;
